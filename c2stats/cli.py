@@ -1,0 +1,130 @@
+"""Command line: ``c2stats run | validate | schema | data``.
+
+Exit status: 0 success; 2 bad input (the message names the file, key or column and the fix; no
+traceback); 1 a failed ``--check``; 3 an internal error (a bug: the message says so and where to
+report it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import C2StatsWarning, UserInputError
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+BUG_HINT = ("this is a bug in c2stats, not in your input; please report it on the c2stats issue tracker with the "
+            "command you ran and this message")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="c2stats", description="Declared model specifications in, R-verified tables out.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="fit every model of an analysis file and write its report")
+    run.add_argument("file", type=Path, help="analysis file (TOML), e.g. analyses/example.toml")
+    run.add_argument("--out", type=Path, default=None, help="report folder (default: reports/<analysis id>)")
+    run.add_argument("--check", action="store_true",
+                     help="write nothing; exit 1 listing the files if the existing report is out of date")
+    val = sub.add_parser("validate", help="check an analysis file without fitting anything")
+    val.add_argument("file", type=Path)
+    sch = sub.add_parser("schema", help="print the JSON Schema of analysis files")
+    sch.add_argument("--out", type=Path, default=None, help="write to this file instead of standard output")
+    data = sub.add_parser("data", help="the coded dataset: build or describe")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    build = dsub.add_parser("build", help="rebuild the shipped dataset from its vendored sources")
+    build.add_argument("--dest", type=Path, default=None, help="output folder (default: the package's built data)")
+    build.add_argument("--coding", type=Path, default=None, help="C2 coding file (default: the shipped coding)")
+    desc = dsub.add_parser("describe", help="summarise a dataset (a shipped unit name or a file)")
+    desc.add_argument("dataset", help="e.g. arrangements, or path/to/file.csv")
+    desc.add_argument("--unit", default=None, help="check the file against this unit's schema")
+    return p
+
+
+def _cmd_run(args) -> int:
+    from .pipeline import run
+
+    summary = run(args.file, out=args.out, check=args.check)
+    if summary.checked:
+        if summary.differences:
+            print(f"report {summary.out} is out of date ({len(summary.differences)} file(s)):", file=sys.stderr)
+            for line in summary.differences:
+                print(f"  {line}", file=sys.stderr)
+            print(f"regenerate it with: c2stats run {args.file}" + (f" --out {args.out}" if args.out else ""), file=sys.stderr)
+            return EXIT_CHECK_FAILED
+        print(f"report {summary.out} is current ({len(summary.files)} files)")
+        return EXIT_OK
+    print(f"wrote {len(summary.files)} files to {summary.out}")
+    return EXIT_OK
+
+
+def _cmd_validate(args) -> int:
+    from .config import load_analysis
+
+    cfg = load_analysis(args.file)
+    spec = cfg.spec
+    print(f"{args.file}: valid ({len(spec.models)} models, {len(spec.tables)} tables, {len(spec.figures)} figures, "
+          f"{len(spec.hypotheses)} hypotheses)")
+    return EXIT_OK
+
+
+def _cmd_schema(args) -> int:
+    from .config import json_schema
+
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _cmd_data(args) -> int:
+    try:
+        from . import datasets
+    except ImportError:
+        raise UserInputError("the coded dataset is not available in this installation.") from None
+    if args.data_command == "build":
+        paths = datasets.build(args.dest, coding=args.coding)
+        for unit, path in paths.items():
+            print(f"{unit}: {path}")
+        return EXIT_OK
+    from .data import load_dataset
+
+    ref = args.dataset if args.unit is None else {"path": args.dataset, "unit": args.unit}
+    if isinstance(ref, dict):
+        from .config import DatasetRef
+
+        ref = DatasetRef(**ref)
+    ds = load_dataset(ref, Path.cwd())
+    print(datasets.describe(ds.frame, ds.unit or (ds.name if ds.name in datasets.UNITS else None)))
+    return EXIT_OK
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"run": _cmd_run, "validate": _cmd_validate, "schema": _cmd_schema, "data": _cmd_data}
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("default", C2StatsWarning)
+        try:
+            return handlers[args.command](args)
+        except UserInputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            print("interrupted; the previous report is untouched.", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            print(f"internal error: {type(exc).__name__}: {exc}\n({BUG_HINT})", file=sys.stderr)
+            return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

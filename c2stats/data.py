@@ -1,0 +1,120 @@
+"""Datasets: the shipped coded units, the examples, and users' own files.
+
+``dataset = "arrangements"`` (a shipped unit) or ``"lung"`` (an example) loads package data;
+anything with a file extension or a '/' is a path relative to the analysis file. Every dataset
+carries the SHA-256 of the bytes it was read from, recorded in results and the report manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+EXAMPLES = {"lung": "lung.csv", "mid": "mid.csv"}
+READERS = {".csv", ".dta", ".parquet", ".xlsx", ".rds", ".gz"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded dataset: the frame, a name for messages and its content hash."""
+
+    frame: pd.DataFrame
+    name: str
+    data_hash: str
+    unit: str | None = None
+
+
+def _units() -> tuple[str, ...]:
+    try:
+        from .datasets import UNITS
+    except ImportError:  # the coded dataset is not built in this checkout
+        return ()
+    return tuple(UNITS)
+
+
+def builtin_names() -> list[str]:
+    """Names that ``dataset =`` resolves to package data."""
+    return sorted([*_units(), *EXAMPLES])
+
+
+def is_builtin(name: str) -> bool:
+    return "/" not in name and "\\" not in name and "." not in name
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_file(path: Path, label: str) -> pd.DataFrame:
+    """Read a user's file by extension; errors name the file and say how to fix it."""
+    if not path.exists():
+        raise DataError(f"dataset file not found (looked for {path.name} in {path.parent}); check the path, which is "
+                        "relative to the analysis file.", source=label)
+    if path.is_dir():
+        raise DataError("is a directory, not a data file.", source=label)
+    try:
+        from .datasets import read_table
+    except ImportError:
+        read_table = None
+    try:
+        if read_table is not None:
+            frame = read_table(path)
+        elif path.suffix.lower() in (".csv", ".gz"):
+            frame = pd.read_csv(path)
+        else:
+            raise DataError(f"cannot read {path.suffix!r} files in this installation; use CSV.", source=label)
+    except DataError:
+        raise
+    except UnicodeDecodeError:
+        raise DataError("is not UTF-8 text; re-save it as UTF-8 CSV.", source=label) from None
+    except pd.errors.EmptyDataError:
+        raise DataError("is empty; it needs a header row and at least one data row.", source=label) from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"cannot be parsed as CSV ({exc}); check delimiters and quoting.", source=label) from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot be read ({exc}).", source=label) from None
+    if frame.shape[0] == 0:
+        raise DataError("has a header but no rows.", source=label)
+    return frame
+
+
+def load_dataset(ref, base: Path | None = None) -> Dataset:
+    """Load a dataset reference (a name or a :class:`~c2stats.config.DatasetRef`)."""
+    path_text = ref if isinstance(ref, str) else ref.path
+    unit = None if isinstance(ref, str) else ref.unit
+    if is_builtin(path_text):
+        if path_text in EXAMPLES:
+            file = EXAMPLES_DIR / EXAMPLES[path_text]
+            return Dataset(pd.read_csv(file), path_text, _file_hash(file))
+        if path_text in _units():
+            from . import datasets
+
+            frame = datasets.load_builtin(path_text)
+            return Dataset(frame, path_text, datasets.builtin_hash(path_text) if hasattr(datasets, "builtin_hash")
+                           else hashlib.sha256(pd.util.hash_pandas_object(frame).to_numpy().tobytes()).hexdigest(), path_text)
+        from .config import suggest
+
+        raise DataError(f"unknown shipped dataset {path_text!r}{suggest(path_text, builtin_names())}; for a file, "
+                        "give its path with its extension (e.g. data/my_arrangements.csv).")
+    path = (base or Path.cwd()) / path_text
+    label = path_text
+    frame = read_file(path, label)
+    if unit is not None:
+        from . import datasets
+
+        frame = datasets.validate(frame, unit, source=label)
+    return Dataset(frame, label, _file_hash(path), unit)
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """Content hash of an in-memory frame (for ``c2stats.fit`` on a DataFrame)."""
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()

@@ -1,0 +1,313 @@
+"""What every family shares: preparing the estimation sample and turning estimates into a Result.
+
+Families implement the fewest hooks: ``fit(spec, data: ModelData) -> Estimate``. Everything
+else (sample restriction, missing values, design matrix, rank checks, tidy/glance/meta) is here.
+"""
+
+from __future__ import annotations
+
+import platform
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+from scipy import stats
+
+from ..errors import DataError, RowsDroppedWarning, SpecificationError
+from ..formula import Design, design_matrix, parse_formula
+from ..restrict import evaluate_restriction, parse_restriction
+from ..vcov import VCOV_LABELS, group_columns
+
+
+class FamilyOptions(BaseModel):
+    """Base of each family's ``Options`` (strict: unknown options are rejected)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """The estimation sample of one model, ready for a family's numerical engine."""
+
+    frame: pd.DataFrame  #: rows used (after restriction and missing values), original index kept
+    design: Design
+    y: np.ndarray | None = None  #: regression response
+    time: np.ndarray | None = None  #: survival: follow-up (stop) time
+    event: np.ndarray | None = None  #: survival: 1 = event, 0 = censored
+    entry: np.ndarray | None = None  #: survival: start time of (start, stop] rows
+    weights: np.ndarray | None = None
+    groups: tuple[np.ndarray, ...] = ()  #: vcov grouping columns, as given in vcov.groups
+    n_input: int = 0
+    notes: tuple[str, ...] = ()  #: warnings about the sample (dropped rows ...)
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.design.matrix
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.design.names
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a family's fit returns; :func:`make_result` turns it into a :class:`~c2stats.Result`."""
+
+    names: tuple[str, ...]
+    coef: np.ndarray
+    vcov: np.ndarray
+    glance: dict[str, Any]
+    df_resid: float | None = None  #: t reference distribution when given, else normal
+    components: tuple[str, ...] | None = None
+    raw: Any = None
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+class Family:
+    """Base class of families (see ``cox.py`` and ``logit.py`` for the shape)."""
+
+    name: ClassVar[str]
+    kind: ClassVar[Literal["survival", "regression"]]
+    scale: ClassVar[str]
+    Options: ClassVar[type[FamilyOptions]] = FamilyOptions
+    vcov_types: ClassVar[tuple[str, ...]] = ("model",)
+
+    def extra_columns(self, options: dict) -> list[str]:
+        """Data columns the family reads besides formula, outcome, weights and vcov groups."""
+        return []
+
+    def fit(self, spec, data: ModelData) -> Estimate:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+# ----------------------------------------------------------------------------------------------
+# Preparing the sample
+# ----------------------------------------------------------------------------------------------
+def needed_columns(spec, family: Family) -> list[str]:
+    formula = parse_formula(spec.formula)
+    cols = list(formula.columns)
+    for key in ("time", "event", "start", "weights"):
+        value = getattr(spec, key)
+        if value is not None:
+            cols.append(value)
+    cols += group_columns(spec.vcov)
+    cols += family.extra_columns(spec.options)
+    return list(dict.fromkeys(cols))
+
+
+def _rows(index: np.ndarray, limit: int = 5) -> str:
+    shown = ", ".join(str(int(i) + 1) for i in index[:limit])
+    return shown + (", ..." if len(index) > limit else "")
+
+
+def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None) -> ModelData:
+    """Restrict, drop incomplete rows (warning with counts), build the design matrix, check the outcome."""
+    from ..config import suggest
+
+    where = f"model {spec.id!r}"
+    columns = needed_columns(spec, family)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        hints = "; ".join(f"{m!r}{suggest(m, list(map(str, frame.columns)))}" for m in missing)
+        raise DataError(f"{where} uses column(s) not in the dataset: {hints}.", source=source)
+    n_input = len(frame)
+    notes: list[str] = []
+    data = frame
+    if spec.sample:
+        mask = evaluate_restriction(parse_restriction(spec.sample), frame)
+        data = frame.loc[mask]
+        if len(data) == 0:
+            raise SpecificationError(
+                f"{where}: the sample restriction {spec.sample!r} keeps no rows of {n_input}; loosen it.",
+                source=source,
+            )
+    incomplete = data[columns].isna()
+    if incomplete.any(axis=None):
+        counts = incomplete.sum()
+        detail = ", ".join(f"{c} ({int(n)})" for c, n in counts.items() if n)
+        n_drop = int(incomplete.any(axis=1).sum())
+        message = f"{where}: dropped {n_drop} of {len(data)} rows with missing values in: {detail}."
+        notes.append(message)
+        warnings.warn(message, RowsDroppedWarning, stacklevel=3)
+        data = data.loc[~incomplete.any(axis=1)]
+    if len(data) == 0:
+        raise SpecificationError(f"{where}: no complete rows remain (every row misses one of {columns}).", source=source)
+    for col in columns:
+        if col in data and data[col].map(lambda v: isinstance(v, float) and np.isinf(v)).any():
+            raise DataError(f"{where}: column {col!r} has infinite values; replace them or restrict the sample.", source=source)
+
+    formula = parse_formula(spec.formula)
+    try:
+        design = design_matrix(formula, data)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{where}: cannot build the design matrix ({exc}); check column types.", source=source) from None
+    _check_rank(design, where, source)
+    kwargs: dict[str, Any] = {}
+    if family.kind == "survival":
+        kwargs.update(_survival_outcome(spec, data, where, source))
+    else:
+        kwargs["y"] = design.response
+    if spec.weights:
+        w = _numeric(data, spec.weights, where, source)
+        if np.any(w < 0):
+            raise DataError(f"{where}: weights column {spec.weights!r} has negative values in rows {_rows(np.flatnonzero(w < 0))}.", source=source)
+        kwargs["weights"] = w
+    groups = tuple(data[c].to_numpy() for c in group_columns(spec.vcov))
+    return ModelData(frame=data, design=design, groups=groups, n_input=n_input, notes=tuple(notes), **kwargs)
+
+
+def _numeric(data: pd.DataFrame, col: str, where: str, source: str | None) -> np.ndarray:
+    try:
+        return data[col].to_numpy(dtype=float)
+    except (ValueError, TypeError):
+        raise DataError(f"{where}: column {col!r} must be numeric (found {data[col].dtype}).", source=source) from None
+
+
+def _survival_outcome(spec, data: pd.DataFrame, where: str, source: str | None) -> dict[str, np.ndarray]:
+    time = _numeric(data, spec.time, where, source)
+    raw_event = data[spec.event]
+    if spec.event_value is not None:
+        event = (raw_event == spec.event_value).to_numpy(dtype=float)
+    else:
+        values = raw_event.to_numpy()
+        try:
+            event = values.astype(float)
+        except (ValueError, TypeError):
+            raise DataError(
+                f"{where}: event column {spec.event!r} must be 0/1 or true/false; for a column of causes set "
+                "event_value to the cause of interest.", source=source
+            ) from None
+        bad = np.flatnonzero(~np.isin(event, (0.0, 1.0)))
+        if len(bad):
+            raise DataError(
+                f"{where}: event column {spec.event!r} must be 0/1 (rows {_rows(bad)} hold "
+                f"{sorted(set(event[bad].tolist()))[:5]}); for competing risks set event_value.", source=source
+            )
+    out = {"time": time, "event": event}
+    if spec.start is not None:
+        entry = _numeric(data, spec.start, where, source)
+        bad = np.flatnonzero(time <= entry)
+        if len(bad):
+            raise DataError(
+                f"{where}: {len(bad)} row(s) end before or when they start ({spec.time!r} <= {spec.start!r}; rows "
+                f"{_rows(bad)}); each (start, stop] interval must have stop > start.", source=source
+            )
+        out["entry"] = entry
+    else:
+        bad = np.flatnonzero(time <= 0)
+        if len(bad):
+            raise DataError(
+                f"{where}: {len(bad)} row(s) have zero or negative time in {spec.time!r} (rows {_rows(bad)}); "
+                "durations must be positive.", source=source
+            )
+    if event.sum() == 0:
+        raise SpecificationError(f"{where}: the estimation sample has no events; a survival model needs at least one.", source=source)
+    return out
+
+
+def _check_rank(design: Design, where: str, source: str | None) -> None:
+    from scipy.linalg import qr
+
+    X = design.matrix
+    if X.shape[1] == 0:
+        return
+    if X.shape[0] < X.shape[1]:
+        raise SpecificationError(f"{where}: {X.shape[0]} rows for {X.shape[1]} coefficients; the model is not identified.", source=source)
+    _, r, piv = qr(X, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    tol = diag.max() * max(X.shape) * np.finfo(float).eps * 1e3
+    rank = int((diag > tol).sum())
+    if rank < X.shape[1]:
+        dropped = [design.names[i] for i in piv[rank:]]
+        raise SpecificationError(
+            f"{where}: the design matrix is rank deficient; {', '.join(map(repr, dropped))} "
+            "is a linear combination of other terms (or constant). Remove it from the formula.", source=source
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Estimate -> Result
+# ----------------------------------------------------------------------------------------------
+def library_versions() -> dict[str, str]:
+    """Versions that determine the numbers (recorded in every result and report)."""
+    import numpy
+    import scipy
+    import statsmodels
+
+    from .. import __version__
+
+    return {
+        "c2stats": __version__,
+        "numpy": numpy.__version__,
+        "pandas": pd.__version__,
+        "python": platform.python_version(),
+        "scipy": scipy.__version__,
+        "statsmodels": statsmodels.__version__,
+    }
+
+
+def tidy_frame(names, coef, vcov, conf_level: float, df_resid: float | None = None, components=None) -> pd.DataFrame:
+    """Wald statistics, p-values and intervals (normal, or t with ``df_resid``)."""
+    coef = np.asarray(coef, dtype=float)
+    se = np.sqrt(np.clip(np.diag(vcov), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = coef / se
+    dist = stats.norm if df_resid is None else stats.t(df_resid)
+    p = 2 * dist.sf(np.abs(stat))
+    q = dist.ppf(0.5 + conf_level / 2)
+    tidy = pd.DataFrame({"term": list(names), "estimate": coef, "std_error": se, "statistic": stat, "p_value": p,
+                         "conf_low": coef - q * se, "conf_high": coef + q * se})
+    if components is not None:
+        tidy.insert(1, "component", list(components))
+    return tidy
+
+
+def vcov_frame(names, vcov) -> pd.DataFrame:
+    frame = pd.DataFrame(np.asarray(vcov, dtype=float), columns=list(names))
+    frame.insert(0, "term", list(names))
+    return frame
+
+
+def make_result(spec, est: Estimate, data: ModelData, family: Family, *, config_hash: str | None,
+                data_hash: str | None, spec_hash: str, captured: list[str] | None = None):
+    from ..results import Result
+
+    tidy = tidy_frame(est.names, est.coef, est.vcov, spec.conf_level, est.df_resid, est.components)
+    glance = {
+        "nobs": int(len(data.frame)),
+        "vcov_type": VCOV_LABELS[spec.vcov.type],
+        "n_clusters": int(len(pd.unique(data.groups[0]))) if spec.vcov.type == "cluster" and data.groups else None,
+        **est.glance,
+    }
+    k = len(est.coef)
+    ll = glance.get("loglik")
+    if ll is not None and np.isfinite(ll):
+        glance.setdefault("aic", float(-2 * ll + 2 * k))
+        # R's BIC for coxph counts events, not rows, as the sample size
+        n_bic = glance.get("n_events") if family.kind == "survival" else glance["nobs"]
+        glance.setdefault("bic", float(-2 * ll + np.log(n_bic) * k))
+    glance.setdefault("converged", True)
+    meta = {
+        "model_id": spec.id,
+        "label": spec.label or spec.id,
+        "family": family.name,
+        "formula": spec.formula,
+        "depvar": spec.event if family.kind == "survival" else str(spec.formula).split("~")[0].strip(),
+        "scale": family.scale,
+        "conf_level": spec.conf_level,
+        "vcov": spec.vcov.model_dump(mode="json", exclude_none=True),
+        "options": dict(spec.options),
+        "sample": spec.sample,
+        "labels": dict(spec.labels),
+        "spec_hash": spec_hash,
+        "config_hash": config_hash,
+        "data_hash": data_hash,
+        "versions": library_versions(),
+        "warnings": [*data.notes, *est.notes, *(captured or [])],
+    }
+    frames = {"vcov": vcov_frame(est.names, est.vcov), **est.frames}
+    return Result(tidy=tidy, glance=glance, meta=meta, frames=frames, raw=est.raw)

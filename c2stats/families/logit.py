@@ -1,0 +1,64 @@
+"""Binary logit: the choice of form (formal vs informal) and other 0/1 outcomes.
+
+Numerics follow R's ``glm(family = binomial)``: IRLS with expected information, and sandwich's
+HC0/HC1 with the expected-information bread; cluster SEs default to ``vcovCL(type = "HC1")``
+(= Stata's ``vce(cluster)`` for ML is ``hc = "HC0"``, which keeps G/(G-1) only).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from ..vcov import sandwich_vcov
+from . import register_family
+from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._glm_engine import fit_binary_glm
+
+
+class LogitOptions(FamilyOptions):
+    """Options of the ``logit`` family."""
+
+    epsilon: float = Field(default=1e-10, gt=0, description="IRLS convergence: relative change of the deviance (glm.control epsilon).")
+    maxit: int = Field(default=100, ge=1, description="Maximum IRLS iterations.")
+
+
+@register_family("logit")
+class Logit(Family):
+    """Logistic regression (log-odds scale)."""
+
+    kind: ClassVar[str] = "regression"
+    scale: ClassVar[str] = "log_odds"
+    link: ClassVar[str] = "logit"
+    Options = LogitOptions
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic")
+
+    def fit(self, spec, data: ModelData) -> Estimate:
+        options = self.Options.model_validate(spec.options)
+        fit = fit_binary_glm(X=data.X, y=data.y, link=self.link, weights=data.weights, epsilon=options.epsilon,
+                             maxit=options.maxit, column_names=data.names)
+        n, k = data.X.shape
+        vcov = sandwich_vcov(spec.vcov, bread=fit.bread, scores=fit.scores, groups=data.groups, n=n, k=k)
+        ll0 = _null_loglik(data)
+        notes = (f"model {spec.id!r}: {fit.reason}",) if fit.reason else ()
+        glance = {
+            "loglik": fit.loglik,
+            "deviance": fit.deviance,
+            "pseudo_r2": 1 - fit.loglik / ll0 if ll0 else None,
+            "converged": bool(fit.converged),
+            "iterations": fit.iterations,
+            "separation": bool(fit.separation),
+        }
+        return Estimate(data.names, fit.coef, vcov, glance, raw=fit, notes=notes)
+
+
+def _null_loglik(data: ModelData) -> float:
+    """McFadden's reference: the intercept-only log-likelihood (weighted)."""
+    import numpy as np
+
+    w = np.ones_like(data.y) if data.weights is None else data.weights
+    p = np.sum(w * data.y) / np.sum(w)
+    if p in (0.0, 1.0):
+        return 0.0
+    return float(np.sum(w * (data.y * np.log(p) + (1 - data.y) * np.log(1 - p))))

@@ -1,0 +1,637 @@
+"""A safe Wilkinson-formula language and its design matrices.
+
+Analysis files must never execute code, so formulas are parsed here by a small recursive-descent
+parser and evaluated by our own interpreter; no ``eval``, patsy or formulaic sees user text.
+
+Grammar (R's precedence: ``:`` binds tighter than ``*`` and ``/``, which bind tighter than ``+ -``)::
+
+    formula  := [response] "~" sum
+    sum      := product (("+" | "-") product)*
+    product  := inter (("*" | "/") inter)*
+    inter    := atom (":" atom)*
+    atom     := "(" sum ")" | "0" | "1" | variable
+    variable := NAME | `quoted name` | call
+    call     := TRANSFORM "(" expr ("," [NAME "="] literal)* ")"
+
+Inside ``I()`` and transform arguments, ``expr`` is arithmetic (``+ - * / **``, unary minus, numbers)
+on column names. Allowed transforms: :data:`TRANSFORMS`. Terms expand as in R: ``a*b = a + b + a:b``,
+``a/b = a + a:b``, ``(a + b):c = a:c + b:c``; ``- 1`` or ``+ 0`` removes the intercept.
+
+Column names follow R: ``x``, ``log(x)``, ``C(region)Asia`` / ``regionAsia``, ``a:b``,
+``poly(x, 2)1``, ``bs(x, df = 4)1``; the intercept is ``(Intercept)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import FormulaError
+
+#: Transforms a formula may call, with their allowed keyword arguments (and defaults).
+TRANSFORMS: dict[str, dict[str, Any]] = {
+    "I": {},
+    "C": {"ref": None},
+    "log": {},
+    "log1p": {},
+    "log2": {},
+    "log10": {},
+    "exp": {},
+    "sqrt": {},
+    "abs": {},
+    "center": {},
+    "standardize": {},
+    "scale": {},
+    "poly": {"degree": 1, "raw": False},
+    "bs": {"df": None, "degree": 3, "knots": None},
+}
+
+_STATEFUL = {"center", "standardize", "scale", "poly", "bs"}
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+    r"|(?P<name>[A-Za-z_.][A-Za-z0-9_.]*)|`(?P<quoted>[^`]+)`"
+    r"|(?P<str>\"[^\"]*\"|'[^']*')|(?P<op>\*\*|[~+\-*/:(),=^]))"
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Parsed structure
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Factor:
+    """One variable of a term: a column, or a transform of an arithmetic expression of columns."""
+
+    label: str  #: canonical R-style text, e.g. ``log(gdp)`` or ``C(region)``
+    func: str | None  #: transform name, ``None`` for a bare column
+    expr: str  #: the arithmetic expression (validated source text) the transform applies to
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Data columns this factor reads."""
+        return _expr_columns(self.expr)
+
+
+@dataclass(frozen=True)
+class Term:
+    """An interaction of factors (a main effect when it has one factor)."""
+
+    factors: tuple[Factor, ...]
+
+    @property
+    def label(self) -> str:
+        return ":".join(f.label for f in self.factors)
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A parsed formula: optional response, ordered terms, intercept flag."""
+
+    text: str
+    response: Factor | None
+    terms: tuple[Term, ...]
+    intercept: bool
+
+    @property
+    def columns(self) -> list[str]:
+        """Every data column used (response first), in order of appearance."""
+        seen: dict[str, None] = {}
+        if self.response is not None:
+            seen.update(dict.fromkeys(sorted(self.response.columns)))
+        for term in self.terms:
+            for f in term.factors:
+                seen.update(dict.fromkeys(sorted(f.columns)))
+        return list(seen)
+
+
+# ----------------------------------------------------------------------------------------------
+# Parsing
+# ----------------------------------------------------------------------------------------------
+def _tokenize(text: str) -> list[tuple[str, str, int]]:
+    tokens: list[tuple[str, str, int]] = []
+    pos = 0
+    stripped = text.rstrip()
+    while pos < len(stripped):
+        m = _TOKEN.match(stripped, pos)
+        if not m or m.end() == pos:
+            bad = stripped[pos:].lstrip()[:1]
+            raise FormulaError(
+                f"formula {text!r}: character {bad!r} at position {pos + 1} is not allowed. Formulas "
+                "use column names, numbers, + - : * / ( ) and the transforms "
+                f"{', '.join(sorted(TRANSFORMS))}."
+            )
+        kind = m.lastgroup
+        value = m.group(kind)
+        tokens.append((kind if kind != "quoted" else "name", value, m.start(kind)))
+        pos = m.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    # helpers ---------------------------------------------------------------------------
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str, int]:
+        tok = self.peek()
+        if tok is None:
+            raise self.error("the formula ends too early")
+        self.i += 1
+        return tok
+
+    def expect(self, op: str) -> None:
+        tok = self.take()
+        if tok[1] != op:
+            raise self.error(f"expected {op!r} at position {tok[2] + 1}, found {tok[1]!r}")
+
+    def error(self, what: str) -> FormulaError:
+        return FormulaError(f"formula {self.text!r}: {what}.")
+
+    # grammar ---------------------------------------------------------------------------
+    def formula(self) -> Formula:
+        tilde = [k for k, t in enumerate(self.tokens) if t[1] == "~"]
+        if len(tilde) != 1:
+            raise self.error(
+                "a formula needs exactly one '~' (e.g. 'y ~ x1 + x2', or '~ x1 + x2' for survival "
+                "models whose outcome is given by time/event)"
+            )
+        response = None
+        if tilde[0] > 0:
+            response = self.variable()
+            if self.peek() is None or self.peek()[1] != "~":
+                raise self.error("the left of '~' must be one column or transform")
+        self.expect("~")
+        if self.peek() is None:
+            raise self.error("nothing on the right of '~'")
+        terms = self.sum()
+        if self.peek() is not None:
+            tok = self.peek()
+            raise self.error(f"unexpected {tok[1]!r} at position {tok[2] + 1}")
+        intercept = True
+        ordered: dict[frozenset, Term] = {}
+        for sign, items in terms:
+            for item in items:
+                if item == "1":
+                    intercept = sign > 0
+                elif item == "0":
+                    intercept = sign < 0 if sign < 0 else False
+                elif sign > 0:
+                    ordered.setdefault(frozenset(item.factors), item)
+                else:
+                    ordered.pop(frozenset(item.factors), None)
+        final = sorted(ordered.values(), key=lambda t: len(t.factors))  # R orders by degree
+        return Formula(self.text, response, tuple(final), intercept)
+
+    def sum(self) -> list[tuple[int, list]]:
+        out = [(1, self.product())]
+        while (tok := self.peek()) is not None and tok[1] in "+-" and tok[0] == "op":
+            self.take()
+            out.append((1 if tok[1] == "+" else -1, self.product()))
+        return out
+
+    def product(self) -> list:
+        left = self.inter()
+        while (tok := self.peek()) is not None and tok[1] in ("*", "/"):
+            self.take()
+            right = self.inter()
+            if tok[1] == "*":
+                left = left + right + _cross(left, right)
+            else:  # a/b = a + a:b (b nested within a)
+                whole = Term(tuple(f for t in left if isinstance(t, Term) for f in t.factors))
+                left = left + _cross([whole], right)
+        return _dedupe(left)
+
+    def inter(self) -> list:
+        left = self.atom()
+        while (tok := self.peek()) is not None and tok[1] == ":":
+            self.take()
+            left = _cross(left, self.atom())
+        return left
+
+    def atom(self) -> list:
+        tok = self.peek()
+        if tok is None:
+            raise self.error("the formula ends too early")
+        if tok[1] == "(":
+            self.take()
+            inner = self.sum()
+            self.expect(")")
+            flat: list = []
+            for sign, items in inner:
+                if sign < 0:
+                    raise self.error("'-' inside parentheses is not supported; remove terms at the top level")
+                flat.extend(items)
+            return _dedupe(flat)
+        if tok[0] == "num":
+            self.take()
+            if tok[1] not in ("0", "1"):
+                raise self.error(f"the number {tok[1]} can only appear inside I() or a transform")
+            return [tok[1]]
+        return [Term((self.variable(),))]
+
+    def variable(self) -> Factor:
+        kind, value, pos = self.take()
+        if kind != "name":
+            raise self.error(f"expected a column name at position {pos + 1}, found {value!r}")
+        nxt = self.peek()
+        if nxt is None or nxt[1] != "(":
+            _check_name(value, self.text)
+            return Factor(label=value, func=None, expr=_quote_name(value))
+        if value not in TRANSFORMS:
+            raise FormulaError(
+                f"formula {self.text!r}: {value}() is not an allowed transform. Allowed: "
+                f"{', '.join(sorted(TRANSFORMS))}. For arithmetic on columns use I(), e.g. I(a / b)."
+            )
+        self.take()  # (
+        depth, start = 1, self.i
+        while depth:
+            tok = self.take()
+            depth += {"(": 1, ")": -1}.get(tok[1], 0)
+        args = self.tokens[start : self.i - 1]
+        return _make_call(value, args, self.text)
+
+
+def _cross(left: list, right: list) -> list:
+    out = []
+    for a in left:
+        for b in right:
+            if not isinstance(a, Term) or not isinstance(b, Term):
+                continue
+            factors = a.factors + tuple(f for f in b.factors if f not in a.factors)
+            out.append(Term(factors))
+    return out
+
+
+def _dedupe(items: list) -> list:
+    seen: dict = {}
+    for it in items:
+        key = frozenset(it.factors) if isinstance(it, Term) else it
+        seen.setdefault(key, it)
+    return list(seen.values())
+
+
+def _check_name(name: str, text: str) -> None:
+    if "__" in name or name in {"True", "False", "None"}:
+        raise FormulaError(
+            f"formula {text!r}: {name!r} is not a valid column name (names with '__' or Python "
+            "keywords are refused so that no formula can reach interpreter internals)."
+        )
+
+
+def _quote_name(name: str) -> str:
+    return name if name.isidentifier() else f"`{name}`"
+
+
+def _split_args(tokens: list[tuple[str, str, int]]) -> list[list[tuple[str, str, int]]]:
+    parts: list[list] = [[]]
+    depth = 0
+    for tok in tokens:
+        if tok[1] == "(":
+            depth += 1
+        elif tok[1] == ")":
+            depth -= 1
+        if tok[1] == "," and depth == 0:
+            parts.append([])
+        else:
+            parts[-1].append(tok)
+    return parts
+
+
+def _tokens_to_text(tokens: list[tuple[str, str, int]]) -> str:
+    out = []
+    for kind, value, _ in tokens:
+        out.append(_quote_name(value) if kind == "name" else value)
+    return " ".join(out).replace("( ", "(").replace(" )", ")")
+
+
+def _literal(tokens: list[tuple[str, str, int]], text: str, fname: str) -> Any:
+    src = "".join(v for _, v, _ in tokens)
+    if src in ("TRUE", "True", "true"):
+        return True
+    if src in ("FALSE", "False", "false"):
+        return False
+    try:
+        value = ast.literal_eval(src)
+    except (ValueError, SyntaxError):
+        raise FormulaError(
+            f"formula {text!r}: the argument {src!r} of {fname}() must be a number, string or "
+            "true/false literal."
+        ) from None
+    if not isinstance(value, (int, float, str, bool, list, tuple)):
+        raise FormulaError(f"formula {text!r}: unsupported argument {src!r} of {fname}().")
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _make_call(fname: str, args: list[tuple[str, str, int]], text: str) -> Factor:
+    parts = _split_args(args)
+    if not parts or not parts[0]:
+        raise FormulaError(f"formula {text!r}: {fname}() needs an argument.")
+    expr_tokens, rest = parts[0], parts[1:]
+    if any(t[1] == "=" for t in expr_tokens):
+        raise FormulaError(f"formula {text!r}: the first argument of {fname}() must be an expression.")
+    expr = _tokens_to_text(expr_tokens)
+    _validate_expr(expr, text)
+    allowed = TRANSFORMS[fname]
+    positional_names = [k for k in allowed]
+    kwargs: dict[str, Any] = {}
+    for k, part in enumerate(rest):
+        if len(part) >= 2 and part[1][1] == "=":
+            key = part[0][1]
+            if key not in allowed:
+                valid = ", ".join(allowed) or "none"
+                raise FormulaError(
+                    f"formula {text!r}: {fname}() has no argument {key!r}; valid: {valid}."
+                )
+            kwargs[key] = _literal(part[2:], text, fname)
+        else:
+            if k >= len(positional_names):
+                raise FormulaError(f"formula {text!r}: too many arguments to {fname}().")
+            kwargs[positional_names[k]] = _literal(part, text, fname)
+    if fname == "C" and not _is_plain_name(expr):
+        raise FormulaError(f"formula {text!r}: C() takes one column name, got {expr!r}.")
+    shown = ", ".join([expr] + [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in kwargs.items()])
+    if fname == "poly" and set(kwargs) <= {"degree"}:
+        shown = f"{expr}, {kwargs.get('degree', 1)}"
+    label = f"{fname}({shown})"
+    return Factor(label=label, func=fname, expr=expr, kwargs=tuple(sorted(kwargs.items())))
+
+
+def _is_plain_name(expr: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*|`[^`]+`", expr.strip()))
+
+
+# ----------------------------------------------------------------------------------------------
+# Arithmetic expressions (inside I() and transforms): parsed with ast, evaluated by us
+# ----------------------------------------------------------------------------------------------
+_BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide, ast.Pow: np.power}
+
+
+def _to_python(expr: str) -> tuple[str, dict[str, str]]:
+    """Replace column names (which may contain dots or be back-quoted) by safe identifiers."""
+    mapping: dict[str, str] = {}
+
+    def sub(m: re.Match) -> str:
+        name = m.group(1) if m.group(1) is not None else m.group(2)
+        if m.group(2) is not None and re.fullmatch(r"\d+\.?\d*(?:[eE][-+]?\d+)?", name):
+            return name
+        key = f"_c{len(mapping)}"
+        for k, v in mapping.items():
+            if v == name:
+                key = k
+                break
+        else:
+            mapping[key] = name
+        return key
+
+    py = re.sub(r"`([^`]+)`|(\d+\.?\d*(?:[eE][-+]?\d+)?|[A-Za-z_.][A-Za-z0-9_.]*)", sub, expr)
+    return py, mapping
+
+
+def _validate_expr(expr: str, text: str) -> ast.AST:
+    py, mapping = _to_python(expr)
+    try:
+        tree = ast.parse(py, mode="eval")
+    except SyntaxError:
+        raise FormulaError(f"formula {text!r}: {expr!r} is not a valid arithmetic expression.") from None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Expression, ast.Load, ast.Name, ast.UnaryOp, ast.USub, ast.UAdd)):
+            continue
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            continue
+        if type(node) in _BINOPS:
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            continue
+        raise FormulaError(
+            f"formula {text!r}: {expr!r} may only use column names, numbers and + - * / ** "
+            "(no calls, attributes or indexing)."
+        )
+    for name in mapping.values():
+        _check_name(name, text)
+    return tree
+
+
+def _expr_columns(expr: str) -> frozenset[str]:
+    py, mapping = _to_python(expr)
+    return frozenset(mapping.values())
+
+
+def eval_expr(expr: str, data: pd.DataFrame) -> np.ndarray:
+    """Evaluate a validated arithmetic expression on ``data`` columns (float64 array)."""
+    py, mapping = _to_python(expr)
+    tree = ast.parse(py, mode="eval")
+
+    def ev(node: ast.AST) -> Any:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Name):
+            return data[mapping[node.id]].to_numpy(dtype=float)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp):
+            v = ev(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.BinOp):
+            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+        raise FormulaError(f"unsupported expression {expr!r}")  # unreachable after validation
+
+    with np.errstate(all="ignore"):
+        out = ev(tree)
+    return np.broadcast_to(np.asarray(out, dtype=float), (len(data),)).copy()
+
+
+def parse_formula(text: str) -> Formula:
+    """Parse and validate ``text``; raise :class:`FormulaError` naming the problem and the fix."""
+    if not isinstance(text, str) or not text.strip():
+        raise FormulaError("the formula is empty; write e.g. 'y ~ x1 + x2'.")
+    return _Parser(text).formula()
+
+
+# ----------------------------------------------------------------------------------------------
+# Design matrices
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Design:
+    """A model matrix with R-style column names and the fitted state of stateful transforms."""
+
+    matrix: np.ndarray
+    names: tuple[str, ...]
+    response: np.ndarray | None
+    term_of_column: tuple[str, ...]
+    state: dict = field(default_factory=dict, compare=False)
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """Columns treated as factors: strings, categoricals, booleans are *not* (they are 0/1)."""
+    return isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(series) or series.dtype == object
+
+
+def _levels(series: pd.Series) -> list:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = set(series.dropna().unique())
+        return [c for c in series.cat.categories if c in present]
+    return sorted(series.dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
+
+
+def _orthopoly(x: np.ndarray, degree: int) -> tuple[np.ndarray, dict]:
+    """R's ``poly(x, degree)``: orthonormal polynomial columns (QR of the centred Vandermonde)."""
+    mean = x.mean()
+    xc = x - mean
+    vander = np.vander(xc, degree + 1, increasing=True)
+    q, r = np.linalg.qr(vander)
+    z = q * np.diag(r)
+    norm2 = (z**2).sum(axis=0)
+    alpha = ((xc[:, None] * z**2).sum(axis=0) / norm2 + mean)[:degree]
+    basis = z / np.sqrt(norm2)
+    return basis[:, 1:], {"alpha": alpha, "norm2": np.concatenate([[1.0], norm2])}
+
+
+def _bspline(x: np.ndarray, df: int | None, degree: int, knots: list | None) -> np.ndarray:
+    """R's ``splines::bs(x, df, degree)`` without intercept: interior knots at quantiles of x."""
+    from scipy.interpolate import BSpline
+
+    if knots is None:
+        n_inner = max((df or degree) - degree, 0)
+        probs = np.linspace(0, 1, n_inner + 2)[1:-1]
+        knots = list(np.quantile(x, probs)) if n_inner else []
+    lo, hi = float(np.min(x)), float(np.max(x))
+    t = np.concatenate([[lo] * (degree + 1), knots, [hi] * (degree + 1)])
+    n_basis = len(t) - degree - 1
+    cols = []
+    for j in range(n_basis):
+        coef = np.zeros(n_basis)
+        coef[j] = 1.0
+        spl = BSpline(t, coef, degree, extrapolate=False)
+        v = spl(x)
+        v[x == hi] = 1.0 if j == n_basis - 1 else 0.0
+        cols.append(np.nan_to_num(v))
+    return np.column_stack(cols)[:, 1:]
+
+
+def _numeric_block(factor: Factor, data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    if factor.func is None:
+        series = data[factor.label]
+        if series.dtype == bool:
+            return series.to_numpy(dtype=float)[:, None], [factor.label]
+        return series.to_numpy(dtype=float)[:, None], [factor.label]
+    x = eval_expr(factor.expr, data)
+    kw = dict(factor.kwargs)
+    with np.errstate(all="ignore"):
+        match factor.func:
+            case "I":
+                out = x
+            case "log":
+                out = np.log(x)
+            case "log1p":
+                out = np.log1p(x)
+            case "log2":
+                out = np.log2(x)
+            case "log10":
+                out = np.log10(x)
+            case "exp":
+                out = np.exp(x)
+            case "sqrt":
+                out = np.sqrt(x)
+            case "abs":
+                out = np.abs(x)
+            case "center":
+                out = x - x.mean()
+            case "standardize" | "scale":
+                out = (x - x.mean()) / x.std(ddof=1)
+            case "poly":
+                degree = int(kw.get("degree", 1))
+                if degree < 1 or degree >= len(np.unique(x)):
+                    raise FormulaError(f"{factor.label}: degree must be between 1 and the number of unique values - 1.")
+                if kw.get("raw", False):
+                    block = np.column_stack([x**d for d in range(1, degree + 1)])
+                else:
+                    block, _ = _orthopoly(x, degree)
+                return block, [f"{factor.label}{d}" for d in range(1, degree + 1)]
+            case "bs":
+                block = _bspline(x, kw.get("df"), int(kw.get("degree", 3)), kw.get("knots"))
+                return block, [f"{factor.label}{d}" for d in range(1, block.shape[1] + 1)]
+            case _:
+                raise FormulaError(f"{factor.label}: unknown transform")
+    if not np.all(np.isfinite(out)):
+        bad = np.flatnonzero(~np.isfinite(out))
+        rows = ", ".join(str(int(r) + 1) for r in bad[:5])
+        raise FormulaError(
+            f"{factor.label} is not finite in {len(bad)} row(s) of the estimation sample (rows {rows}"
+            f"{', ...' if len(bad) > 5 else ''}); e.g. log() of zero or a negative value. Restrict the "
+            "sample or transform differently (e.g. log1p)."
+        )
+    return out[:, None], [factor.label]
+
+
+def _factor_block(factor: Factor, data: pd.DataFrame, full_rank_dummies: bool) -> tuple[np.ndarray, list[str]]:
+    """Dummy (treatment) coding for categorical factors, numeric blocks otherwise."""
+    name = factor.expr.strip("`") if factor.func == "C" else factor.label
+    categorical = factor.func == "C" or (factor.func is None and is_categorical(data[factor.label]))
+    if not categorical:
+        return _numeric_block(factor, data)
+    series = data[name]
+    levels = _levels(series)
+    ref = dict(factor.kwargs).get("ref")
+    if ref is not None:
+        if ref not in levels:
+            raise FormulaError(f"{factor.label}: reference level {ref!r} is not among the levels {levels[:10]}.")
+        levels = [ref] + [lv for lv in levels if lv != ref]
+    used = levels if full_rank_dummies else levels[1:]
+    values = series.to_numpy()
+    block = np.column_stack([(values == lv).astype(float) for lv in used]) if used else np.empty((len(series), 0))
+    prefix = factor.label if factor.func == "C" else name
+    return block, [f"{prefix}{lv}" for lv in used]
+
+
+def design_matrix(formula: Formula, data: pd.DataFrame) -> Design:
+    """Build the model matrix of ``formula`` on ``data`` (which must hold no missing values)."""
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    term_of: list[str] = []
+    n = len(data)
+    if formula.intercept:
+        blocks.append(np.ones((n, 1)))
+        names.append("(Intercept)")
+        term_of.append("(Intercept)")
+    first_categorical_full = not formula.intercept
+    for term in formula.terms:
+        parts = []
+        for factor in term.factors:
+            full = first_categorical_full and len(term.factors) == 1
+            block, cols = _factor_block(factor, data, full)
+            if full and (factor.func == "C" or (factor.func is None and is_categorical(data[factor.label]))):
+                first_categorical_full = False
+            parts.append((block, cols))
+        block, cols = parts[0]
+        for nxt_block, nxt_cols in parts[1:]:
+            block = np.einsum("ni,nj->nij", block, nxt_block).reshape(n, -1)
+            cols = [f"{a}:{b}" for a in cols for b in nxt_cols]
+        blocks.append(block)
+        names.extend(cols)
+        term_of.extend([term.label] * len(cols))
+    matrix = np.column_stack(blocks) if blocks else np.empty((n, 0))
+    response = None
+    if formula.response is not None:
+        response, _ = _numeric_block(formula.response, data)
+        response = response[:, 0]
+    return Design(matrix, tuple(names), response, tuple(term_of))
+
+
+def formula_columns(text: str) -> list[str]:
+    """Columns a formula reads (convenience for validation)."""
+    return parse_formula(text).columns
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

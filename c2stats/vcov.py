@@ -1,0 +1,103 @@
+"""The variance vocabulary shared by every family.
+
+Each variance type has a name, the options it accepts and a short definition; a family declares
+which types it supports (``Family.vcov_types``). :func:`check_vcov` rejects an unsupported type or
+an option the type does not take, listing the valid choices. The numerical work lives with the
+families and in :mod:`c2stats.sandwich`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class VcovType:
+    name: str
+    options: frozenset[str]
+    required: frozenset[str]
+    summary: str
+
+
+VCOV_TYPES: dict[str, VcovType] = {
+    v.name: v
+    for v in (
+        VcovType("model", frozenset(), frozenset(), "inverse of the (expected) information matrix"),
+        VcovType("robust", frozenset(), frozenset(), "the family's robust sandwich (coxph robust; HC0 for GLMs)"),
+        VcovType("HC0", frozenset(), frozenset(), "sandwich HC0"),
+        VcovType("HC1", frozenset(), frozenset(), "sandwich HC1 = n/(n-k) HC0"),
+        VcovType("cluster", frozenset({"groups", "hc"}), frozenset({"groups"}), "one- or two-way cluster-robust"),
+        VcovType("dyadic", frozenset({"groups"}), frozenset({"groups"}), "dyadic-robust (Aronow, Samii & Assenova 2015)"),
+        VcovType("bootstrap", frozenset({"groups", "reps", "seed"}), frozenset({"seed"}), "seeded (cluster) bootstrap"),
+    )
+}
+
+#: Label shown in tables for each type.
+VCOV_LABELS = {
+    "model": "Model-based",
+    "robust": "Robust",
+    "HC0": "HC0",
+    "HC1": "HC1",
+    "cluster": "Clustered",
+    "dyadic": "Dyadic-robust",
+    "bootstrap": "Bootstrap",
+}
+
+
+def group_columns(vcov) -> list[str]:
+    """The grouping columns of a vcov spec, as a list."""
+    if vcov.groups is None:
+        return []
+    return [vcov.groups] if isinstance(vcov.groups, str) else list(vcov.groups)
+
+
+def check_vcov(vcov, family) -> None:
+    """Validate a :class:`~c2stats.config.VcovSpec` against the vocabulary and ``family``."""
+    if vcov.type not in family.vcov_types:
+        raise ConfigError(
+            f"type {vcov.type!r} is not available for the {family.name} family; choose one of: "
+            f"{', '.join(family.vcov_types)}."
+        )
+    kind = VCOV_TYPES[vcov.type]
+    given = {k for k in ("groups", "hc", "reps", "seed") if getattr(vcov, k) is not None}
+    extra = given - kind.options
+    if extra:
+        allowed = ", ".join(sorted(kind.options)) or "no options"
+        raise ConfigError(f"{vcov.type!r} takes {allowed}; remove {', '.join(sorted(extra))}.")
+    missing = kind.required - given
+    if missing:
+        raise ConfigError(f"{vcov.type!r} needs {', '.join(sorted(missing))}, e.g. {{type = \"{vcov.type}\", groups = \"dyad\"}}.")
+    groups = group_columns(vcov)
+    if vcov.type == "cluster" and len(groups) not in (1, 2):
+        raise ConfigError("cluster takes one column (one-way) or two (two-way) in groups.")
+    if vcov.type == "dyadic" and len(groups) != 2:
+        raise ConfigError("dyadic needs groups = [\"<state A column>\", \"<state B column>\"], the two members of each dyad.")
+    if vcov.hc is not None and vcov.hc not in getattr(family, "cluster_hc", ("HC0", "HC1")):
+        raise ConfigError(f"hc {vcov.hc!r} is not offered by the {family.name} family.")
+
+
+def sandwich_vcov(vcov, *, bread, scores, groups, n: int, k: int, cluster_default: str = "HC1",
+                  robust_kind: str = "HC0"):
+    """Map a vcov spec onto :mod:`c2stats.sandwich` for families with score contributions.
+
+    ``robust`` means ``robust_kind`` (HC0 for GLMs, as sandwich's default ``vcovHC(type="HC0")``
+    in Stata's ``vce(robust)`` spirit; Cox passes its own). Cluster SEs use ``vcov.hc`` or the
+    family's ``cluster_default`` convention.
+    """
+    from . import sandwich
+
+    if vcov.type == "model":
+        return bread
+    if vcov.type in ("HC0", "HC1", "robust"):
+        kind = robust_kind if vcov.type == "robust" else vcov.type
+        if kind == "none":
+            return sandwich.sandwich(bread=bread, meat=sandwich.meat(scores))
+        return sandwich.vcov_hc(bread=bread, scores=scores, kind=kind, n=n, k=k)
+    if vcov.type == "cluster":
+        correction = vcov.hc or cluster_default
+        return sandwich.vcov_cluster(bread=bread, scores=scores, groups=list(groups), correction=correction, k=k)
+    if vcov.type == "dyadic":
+        return sandwich.vcov_dyadic(bread=bread, scores=scores, node_a=groups[0], node_b=groups[1])
+    raise ConfigError(f"vcov type {vcov.type!r} needs a refitting estimator; not available here.")
