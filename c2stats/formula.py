@@ -205,6 +205,7 @@ class _Parser:
         while (tok := self.peek()) is not None and tok[1] in ("*", "/"):
             self.take()
             right = self.inter()
+            self._no_numbers(left + right, tok[1])
             if tok[1] == "*":
                 left = left + right + _cross(left, right)
             else:  # a/b = a + a:b (b nested within a)
@@ -216,8 +217,14 @@ class _Parser:
         left = self.atom()
         while (tok := self.peek()) is not None and tok[1] == ":":
             self.take()
-            left = _cross(left, self.atom())
+            right = self.atom()
+            self._no_numbers(left + right, ":")
+            left = _cross(left, right)
         return left
+
+    def _no_numbers(self, items: list, op: str) -> None:
+        if any(not isinstance(i, Term) for i in items):
+            raise self.error(f"'{op}' combines variables; 0 and 1 only add or remove the intercept")
 
     def atom(self) -> list:
         tok = self.peek()

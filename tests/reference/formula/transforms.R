@@ -1,0 +1,7 @@
+# Reference values for formula transforms (run: Rscript tests/reference/formula/transforms.R > transforms.out)
+options(digits = 15)
+print(R.version.string)
+x <- c(1, 2, 4, 7, 11)
+print(unclass(poly(x, 2))[, 1:2])
+z <- c(1, 2, 4, 7, 11, 3, 5)
+print(unclass(splines::bs(z, df = 4))[, 1:4])
