@@ -219,7 +219,8 @@ def render_markdown(table: TableModel) -> str:
         lines.append("| " + " | ".join(_md_escape(c) for c in (row.label, *row.cells)) + " |")
     if table.notes:
         lines.append("")
-        lines += [f"*{_md_escape(n)}*  " for n in table.notes]
+        # notes carry the star legend, so '*' is escaped rather than used for emphasis
+        lines += [_md_escape(n).replace("*", "\\*") + "  " for n in table.notes]
         lines[-1] = lines[-1].rstrip()
     return "\n".join(lines) + "\n"
 
