@@ -1,0 +1,931 @@
+"""Cox proportional-hazards engine matching R's ``survival::coxph`` (survival 3.5-3).
+
+Pure numpy functions: :func:`fit_cox` returns a frozen :class:`CoxFit`; :func:`score_residuals`,
+:func:`dfbeta` and :func:`baseline_hazard` work from a fit. Semantics are those of ``coxph``:
+
+* ``(start, stop]`` risk sets: a row is at risk at an event time ``t`` of its stratum when
+  ``entry < t <= stop``; rows whose interval holds no event time are ignored (``agreg.fit``).
+* times closer than ``sqrt(.Machine$double.eps)`` (absolutely or relative to the mean absolute
+  time) are merged first, as ``coxph.control(timefix=TRUE)`` does through ``aeqSurv``.
+* Efron (default) or Breslow ties with case weights: the ``j``-th of ``d`` tied deaths sees the
+  risk set with the deaths' weighted risk downweighted by ``j/d`` and carries the mean death weight.
+* Newton-Raphson on centred and scaled covariates with survival's step halving
+  (``coxfit6`` for right-censored data, ``agfit4`` for ``(start, stop]`` data), converged when
+  ``|1 - loglik_old/loglik_new| <= eps``; the LDL' decomposition and its generalised inverse are
+  survival's ``cholesky2``/``chsolve2``/``chinv2`` with ``toler.chol = eps_mach^0.75``.
+* robust variance ``D'D`` with ``D`` = weighted score residuals (Efron form under Efron ties)
+  times the model variance, rows summed within clusters, no small-sample factor.
+
+Notes
+-----
+R's C code walks the risk sets one event time at a time, so its score residuals cost
+O(n x events). Here every risk-set sum is a segmented cumulative sum over event-time groups:
+with rows sorted by stop time, a row enters the sums at the last event time ``<= stop`` and
+leaves after the last event time ``<= entry``. The information matrix is
+``X' diag(r_i * C_i) X - sum_k w_k xbar_k xbar_k'`` where ``C_i`` sums the hazard increments over
+the row's event times, so no n x p x p array is ever formed and an iteration costs O(n p^2)
+(a single weighted cross product). Score residuals use the same prefix sums (O(n p)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+__all__ = [
+    "BaselineHazard",
+    "CoxFit",
+    "baseline_hazard",
+    "dfbeta",
+    "fit_cox",
+    "score_residuals",
+]
+
+_TOLER_CHOL = float(np.finfo(float).eps) ** 0.75
+_TIMEFIX_TOL = float(np.sqrt(np.finfo(float).eps))
+_LOOP_SEGMENTS = 256  # up to this many strata, cumulative sums are taken stratum by stratum
+
+
+# --------------------------------------------------------------------------------------------
+# survival's LDL' routines (cholesky2.c, chsolve2.c, chinv2.c), index for index
+# --------------------------------------------------------------------------------------------
+
+
+def _cholesky2(matrix: np.ndarray, toler: float = _TOLER_CHOL) -> tuple[np.ndarray, int]:
+    """LDL' factor of a symmetric matrix in the lower triangle (D on the diagonal) and its rank.
+
+    A pivot below ``toler * max(diag)`` (or non-finite) marks a redundant column: its diagonal is
+    set to zero and it takes no part in later elimination. The rank is negated when the matrix is
+    clearly not non-negative definite, as in survival.
+    """
+    m = np.array(matrix, dtype=float, copy=True)
+    n = m.shape[0]
+    iu = np.triu_indices(n, 1)
+    m[iu[1], iu[0]] = m[iu]  # the lower triangle is filled from the upper one
+    diag = np.diag(m)
+    pos = diag[np.isfinite(diag)]
+    eps = float(pos.max()) if pos.size else 0.0
+    if not eps > 0:
+        return m, 0
+    eps *= toler
+    rank = 0
+    nonneg = 1
+    for i in range(n):
+        pivot = m[i, i]
+        if not np.isfinite(pivot) or pivot < eps:
+            m[i, i] = 0.0
+            if pivot < -8 * eps:
+                nonneg = -1
+        else:
+            rank += 1
+            if i + 1 < n:
+                col = m[i + 1 :, i].copy()
+                temp = col / pivot
+                m[i + 1 :, i + 1 :] -= np.tril(np.outer(col, temp))
+                m[i + 1 :, i] = temp
+    return m, rank * nonneg
+
+
+def _chsolve2(chol: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Solve ``A b = y`` given :func:`_cholesky2` of ``A`` (zero pivots give zero components)."""
+    n = chol.shape[0]
+    b = np.array(y, dtype=float, copy=True)
+    for i in range(1, n):
+        b[i] -= chol[i, :i] @ b[:i]
+    for i in range(n - 1, -1, -1):
+        if chol[i, i] == 0:
+            b[i] = 0.0
+        else:
+            b[i] = b[i] / chol[i, i] - chol[i + 1 :, i] @ b[i + 1 :]
+    return b
+
+
+def _chinv2(chol: np.ndarray) -> np.ndarray:
+    """Generalised inverse from :func:`_cholesky2` (zero rows and columns for redundant ones)."""
+    m = np.array(chol, dtype=float, copy=True)
+    n = m.shape[0]
+    for i in range(n):
+        if m[i, i] > 0:
+            m[i, i] = 1.0 / m[i, i]
+            for j in range(i + 1, n):
+                m[j, i] = -m[j, i]
+                if i > 0:
+                    m[j, :i] += m[j, i] * m[i, :i]
+    for i in range(n):
+        if m[i, i] == 0:
+            m[:i, i] = 0.0
+            m[i, i:] = 0.0
+        else:
+            for j in range(i + 1, n):
+                temp = m[j, i] * m[j, j]
+                m[i, j] = temp
+                m[i, i:j] += temp * m[j, i:j]
+    upper = np.triu(m)
+    return upper + np.triu(upper, 1).T
+
+
+def _wald(var: np.ndarray, b: np.ndarray) -> float:
+    """``b' var^- b`` as survival's ``coxph.wtest`` (generalised inverse via cholesky2)."""
+    chol, _ = _cholesky2(var)
+    return float(b @ _chsolve2(chol, b))
+
+
+# --------------------------------------------------------------------------------------------
+# data structures
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BaselineHazard:
+    """Baseline hazard at each event time of each stratum (rows ordered by stratum, time)."""
+
+    strata: np.ndarray
+    """Stratum code (index into the sorted unique strata values) of each event time."""
+    stratum_values: np.ndarray
+    """The sorted unique strata values (``[0]`` when unstratified)."""
+    time: np.ndarray
+    """Event time."""
+    n_risk: np.ndarray
+    """Number of rows at risk (unweighted)."""
+    n_event: np.ndarray
+    """Number of events (unweighted)."""
+    hazard: np.ndarray
+    """Hazard increment (Breslow or Efron, as the fit's ties)."""
+    cumhaz: np.ndarray
+    """Cumulative hazard within the stratum."""
+
+    @property
+    def survival(self) -> np.ndarray:
+        """Baseline survival ``exp(-cumhaz)`` (survfit's default for a Cox model)."""
+        return np.exp(-self.cumhaz)
+
+
+@dataclass(frozen=True)
+class _RiskSets:
+    """Event-time groups and each row's place in them (rows in 'active' order, sorted by stop)."""
+
+    n: int
+    rows: np.ndarray  # original index of each active row, sorted by (stratum, stop)
+    hi: np.ndarray  # last event group with time <= stop (per active row)
+    hi_ref: np.ndarray  # hi + 1, index into a zero-padded forward cumsum
+    lo_ref: np.ndarray  # first group of the row's risk window (index into the padded cumsum), 0 if stratum start
+    hi_starts: np.ndarray  # start of each group's block of rows (rows sorted by hi)
+    lo_perm: np.ndarray  # active rows that leave a risk set, ordered by the group they leave after
+    lo_starts: np.ndarray
+    lo_targets: np.ndarray  # group after which those rows leave
+    death_pos: np.ndarray  # positions of deaths among active rows (ordered by group)
+    death_starts: np.ndarray
+    death_group: np.ndarray
+    weights: np.ndarray  # active-order case weights
+    group_time: np.ndarray
+    group_stratum: np.ndarray
+    seg_starts: np.ndarray  # first group of each stratum that has events
+    seg_ends: np.ndarray
+    seg_of_group: np.ndarray
+    n_death: np.ndarray  # deaths per group (count)
+    death_weight: np.ndarray  # sum of death weights per group
+    pair_group: np.ndarray  # one "pair" per (group, j): Efron's j-th partial risk set
+    pair_f: np.ndarray  # j / d
+    pair_wt: np.ndarray  # mean death weight (Efron) or total death weight (Breslow)
+    pair_starts: np.ndarray
+    n_risk: np.ndarray  # rows at risk per group
+    efron: bool
+
+
+@dataclass(frozen=True)
+class _GroupState:
+    """Per-event-time quantities at one coefficient vector (internal, centred scale)."""
+
+    den: np.ndarray  # Efron denominators per pair
+    xbar: np.ndarray  # pair means (pairs x p), centred-scaled covariates
+    eta: np.ndarray  # active-order linear predictor minus shift
+    shift: float
+
+
+@dataclass(frozen=True)
+class CoxFit:
+    """A fitted Cox model (R ``coxph`` conventions; covariates in the order given)."""
+
+    coef: np.ndarray
+    """Log hazard ratios; NaN for columns found redundant (R's NA)."""
+    vcov_model: np.ndarray
+    """Inverse information (R's ``naive.var`` when robust, else ``var``); zero rows for NaN coefs."""
+    vcov_robust: np.ndarray | None
+    """``D'D``, D = weighted score residuals x vcov_model summed within clusters; None unless asked."""
+    loglik: float
+    """Partial log-likelihood at ``coef``."""
+    loglik_null: float
+    """Partial log-likelihood at ``init`` (zero by default)."""
+    score_test: float
+    """Score (log-rank) test at ``init``: ``u' I^- u``."""
+    wald_test: float
+    """Wald test of ``coef - init`` with the reported variance (robust when computed, as R)."""
+    wald_test_model: float
+    """Wald test with the model variance."""
+    lr_test: float
+    """Likelihood-ratio test ``2 (loglik - loglik_null)``."""
+    robust_score_test: float | None
+    """R's robust score test (score residuals at ``init``), when robust."""
+    df: int
+    """Rank of the information matrix (number of estimable coefficients)."""
+    n: int
+    """Number of rows."""
+    n_events: int
+    """Number of events (unweighted)."""
+    n_clusters: int | None
+    """Number of clusters, when ``cluster`` was given."""
+    iterations: int
+    """Newton iterations (R's ``iter``)."""
+    converged: bool
+    """False when iterations ran out or a coefficient appears infinite (monotone likelihood)."""
+    reason: str | None
+    """Why ``converged`` is False (None when it is True)."""
+    step_halvings: int
+    """How many times a Newton step was shortened."""
+    ties: str
+    """'efron' or 'breslow'."""
+    score: np.ndarray
+    """Score vector at ``coef`` (R's ``first``)."""
+    means: np.ndarray
+    """Centring values as R's ``fit$means`` (0 for columns with values in {-1, 0, 1})."""
+    linear_predictors: np.ndarray
+    """``X coef - means' coef + offset`` per row (R's ``linear.predictors``)."""
+    infinite: np.ndarray
+    """Per coefficient: R's 'Loglik converged before variable ...; beta may be infinite' flag."""
+    aliased: np.ndarray
+    """Per coefficient: column found redundant by the Cholesky tolerance."""
+    score_resid: np.ndarray | None = field(default=None, repr=False)
+    """Unweighted score residuals (n x p, R's ``residuals(fit, 'score')``), when robust."""
+    _risk: _RiskSets | None = field(default=None, repr=False, compare=False)
+    _state: _GroupState | None = field(default=None, repr=False, compare=False)
+    _center: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _scale: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _stratum_values: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def se_model(self) -> np.ndarray:
+        """Model-based standard errors."""
+        return np.sqrt(np.diag(self.vcov_model))
+
+    @property
+    def se_robust(self) -> np.ndarray | None:
+        """Robust (or cluster) standard errors, when computed."""
+        return None if self.vcov_robust is None else np.sqrt(np.diag(self.vcov_robust))
+
+    @property
+    def vcov(self) -> np.ndarray:
+        """The variance R reports as ``vcov(fit)``: robust when computed, else model-based."""
+        return self.vcov_model if self.vcov_robust is None else self.vcov_robust
+
+
+# --------------------------------------------------------------------------------------------
+# preparation
+# --------------------------------------------------------------------------------------------
+
+
+def _aeq_surv(entry: np.ndarray | None, stop: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Merge times that differ by round-off, as survival's ``aeqSurv`` (coxph timefix=TRUE)."""
+    y = np.unique(stop if entry is None else np.concatenate([entry, stop]))
+    y = y[np.isfinite(y)]
+    if y.size < 2:
+        return entry, stop
+    dy = np.diff(y)
+    mean_abs = np.mean(np.abs(y))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tied = (dy <= _TIMEFIX_TOL) | ((dy / mean_abs) <= _TIMEFIX_TOL)
+    if not tied.any():
+        return entry, stop
+    cuts = y[np.concatenate([[True], ~tied])]
+    new_stop = cuts[np.searchsorted(cuts, stop, side="right") - 1]
+    if entry is None:
+        return None, new_stop
+    new_entry = cuts[np.searchsorted(cuts, entry, side="right") - 1]
+    bad = (new_entry == new_stop) & (entry != stop)
+    if bad.any():
+        raise ValueError(
+            f"{int(bad.sum())} (start, stop] interval(s) have effective length 0 after merging "
+            f"times closer than {_TIMEFIX_TOL:.3g} (R: 'aeqSurv exception'); first at row "
+            f"{int(np.flatnonzero(bad)[0])}. Pass timefix=False or round the times."
+        )
+    return new_entry, new_stop
+
+
+def _segments(group_stratum: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    k = group_stratum.size
+    change = np.flatnonzero(np.diff(group_stratum)) + 1
+    starts = np.concatenate([[0], change]).astype(np.intp)
+    ends = np.concatenate([change, [k]]).astype(np.intp)
+    seg_of = np.repeat(np.arange(starts.size), ends - starts)
+    return starts, ends, seg_of
+
+
+def _prepare(
+    stop: np.ndarray,
+    event: np.ndarray,
+    entry: np.ndarray | None,
+    strata_codes: np.ndarray,
+    weights: np.ndarray,
+    efron: bool,
+) -> _RiskSets:
+    n = stop.size
+    ev = event
+    event_times = np.unique(stop[ev])
+    width = event_times.size + 1
+    # an event group is a (stratum, event time); keys order groups by stratum, then time
+    key_stop = strata_codes * width + np.searchsorted(event_times, stop, side="right")
+    group_keys = np.unique(key_stop[ev])
+    hi = np.searchsorted(group_keys, key_stop, side="right") - 1
+    if entry is None:
+        lo = np.searchsorted(group_keys, strata_codes * width, side="right")
+    else:
+        key_entry = strata_codes * width + np.searchsorted(event_times, entry, side="right")
+        lo = np.searchsorted(group_keys, key_entry, side="right")
+    group_stratum = group_keys // width
+    group_time = event_times[(group_keys % width) - 1]
+    active = lo <= hi
+    if not active.all():
+        # rows whose interval holds no event time of their stratum never enter a risk set
+        idx = np.flatnonzero(active)
+        order = idx[np.argsort(hi[idx], kind="stable")]
+    else:
+        order = np.argsort(hi, kind="stable")
+    hi_s = hi[order]
+    lo_s = lo[order]
+    strat_s = strata_codes[order]
+    seg_starts, seg_ends, seg_of_group = _segments(group_stratum)
+    stratum_first_group = np.searchsorted(group_keys, strat_s * width, side="right")
+    hi_starts = np.flatnonzero(np.r_[True, np.diff(hi_s) != 0]).astype(np.intp)
+    leaves = lo_s > stratum_first_group
+    lo_rows = np.flatnonzero(leaves)
+    lo_rows = lo_rows[np.argsort(lo_s[lo_rows], kind="stable")]
+    lo_t = lo_s[lo_rows] - 1
+    lo_starts = np.flatnonzero(np.r_[True, np.diff(lo_t) != 0]).astype(np.intp) if lo_t.size else np.zeros(0, np.intp)
+    lo_targets = lo_t[lo_starts] if lo_t.size else np.zeros(0, np.intp)
+    lo_ref = np.where(leaves, lo_s, 0)
+    hi_ref = hi_s + 1
+    ev_s = ev[order]
+    death_pos = np.flatnonzero(ev_s)
+    death_group = hi_s[death_pos]
+    death_starts = np.flatnonzero(np.r_[True, np.diff(death_group) != 0]).astype(np.intp)
+    w_s = weights[order]
+    n_death = np.diff(np.r_[death_starts, death_pos.size])
+    death_weight = np.add.reduceat(w_s[death_pos], death_starts)
+    k = group_keys.size
+    if efron:
+        pair_group = np.repeat(np.arange(k), n_death)
+        pair_starts = np.r_[0, np.cumsum(n_death)[:-1]].astype(np.intp)
+        j = np.arange(pair_group.size) - pair_starts[pair_group]
+        pair_f = j / n_death[pair_group]
+        pair_wt = (death_weight / n_death)[pair_group]
+    else:
+        pair_group = np.arange(k)
+        pair_starts = np.arange(k, dtype=np.intp)
+        pair_f = np.zeros(k)
+        pair_wt = death_weight.copy()
+    # rows at risk per group (unweighted), for the baseline hazard table
+    counts = np.bincount(hi_s, minlength=k).astype(float)
+    if lo_t.size:
+        counts -= np.bincount(lo_t, minlength=k)
+    n_risk = np.rint(_seg_rev_cumsum(counts, seg_starts, seg_ends, seg_of_group)).astype(np.int64)
+    return _RiskSets(
+        n=n,
+        rows=order,
+        hi=hi_s,
+        hi_ref=hi_ref,
+        lo_ref=lo_ref,
+        hi_starts=hi_starts,
+        lo_perm=lo_rows,
+        lo_starts=lo_starts,
+        lo_targets=lo_targets,
+        death_pos=death_pos,
+        death_starts=death_starts,
+        death_group=death_group,
+        weights=w_s,
+        group_time=group_time,
+        group_stratum=group_stratum,
+        seg_starts=seg_starts,
+        seg_ends=seg_ends,
+        seg_of_group=seg_of_group,
+        n_death=n_death,
+        death_weight=death_weight,
+        pair_group=pair_group,
+        pair_f=pair_f,
+        pair_wt=pair_wt,
+        pair_starts=pair_starts,
+        n_risk=n_risk,
+        efron=efron,
+    )
+
+
+def _seg_rev_cumsum(a: np.ndarray, starts: np.ndarray, ends: np.ndarray, seg_of: np.ndarray) -> np.ndarray:
+    """Reverse cumulative sum along axis 0 restarted in each segment (stratum)."""
+    if starts.size == 1:
+        return np.cumsum(a[::-1], axis=0)[::-1]
+    if starts.size <= _LOOP_SEGMENTS:
+        out = np.empty_like(a)
+        for s, e in zip(starts, ends):
+            out[s:e] = np.cumsum(a[s:e][::-1], axis=0)[::-1]
+        return out
+    c = np.cumsum(a[::-1], axis=0)[::-1]
+    tail = np.concatenate([c, np.zeros((1,) + a.shape[1:])], axis=0)
+    return c - tail[ends[seg_of]]
+
+
+def _seg_cumsum_padded(a: np.ndarray, starts: np.ndarray, ends: np.ndarray, seg_of: np.ndarray) -> np.ndarray:
+    """Forward cumulative sum restarted per segment, with a leading zero row (index k+1 = through k)."""
+    out = np.zeros((a.shape[0] + 1,) + a.shape[1:])
+    if starts.size == 1:
+        np.cumsum(a, axis=0, out=out[1:])
+    elif starts.size <= _LOOP_SEGMENTS:
+        for s, e in zip(starts, ends):
+            np.cumsum(a[s:e], axis=0, out=out[s + 1 : e + 1])
+    else:
+        c = np.cumsum(a, axis=0)
+        head = np.concatenate([np.zeros((1,) + a.shape[1:]), c], axis=0)
+        out[1:] = c - head[starts[seg_of]]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# one evaluation of loglik, score and information
+# --------------------------------------------------------------------------------------------
+
+
+def _risk_sums(rs: _RiskSets, v: np.ndarray) -> np.ndarray:
+    """Sum of ``v`` (active-order rows x m) over each event group's risk set (k x m)."""
+    t = np.add.reduceat(v, rs.hi_starts, axis=0)
+    if rs.lo_perm.size:
+        t[rs.lo_targets] -= np.add.reduceat(v[rs.lo_perm], rs.lo_starts, axis=0)
+    return _seg_rev_cumsum(t, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
+
+
+def _evaluate(
+    rs: _RiskSets,
+    xs: np.ndarray,
+    offset: np.ndarray | None,
+    beta: np.ndarray,
+    sum_wx_death: np.ndarray,
+    want_info: bool = True,
+) -> tuple[float, np.ndarray, np.ndarray | None, _GroupState]:
+    eta = xs @ beta
+    if offset is not None:
+        eta = eta + offset
+    top = float(eta.max()) if eta.size else 0.0
+    shift = top - 500.0 if top > 500.0 else 0.0
+    if shift:
+        eta = eta - shift
+    with np.errstate(over="ignore"):
+        e = np.exp(eta)
+    r = rs.weights * e
+    p = xs.shape[1]
+    v = np.empty((xs.shape[0], p + 1))
+    v[:, 0] = r
+    np.multiply(xs, r[:, None], out=v[:, 1:])
+    s = _risk_sums(rs, v)
+    pg = rs.pair_group
+    if rs.efron:
+        ed = np.add.reduceat(v[rs.death_pos], rs.death_starts, axis=0)
+        f = rs.pair_f
+        den = s[pg, 0] - f * ed[pg, 0]
+        num = s[pg, 1:] - f[:, None] * ed[pg, 1:]
+    else:
+        den = s[:, 0].copy()
+        num = s[:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xbar = num / den[:, None]
+        logden = np.log(den)
+    wt = rs.pair_wt
+    wd = rs.weights[rs.death_pos]
+    loglik = float(wd @ eta[rs.death_pos]) - float(wt @ logden) + (float(wd.sum()) * shift - float(wt.sum()) * shift)
+    u = sum_wx_death - xbar.T @ wt
+    state = _GroupState(den=den, xbar=xbar, eta=eta, shift=shift)
+    if not want_info:
+        return loglik, u, None, state
+    h = wt / den
+    k = rs.group_time.size
+    a = np.bincount(pg, h, minlength=k) if rs.efron else h
+    fa = _seg_cumsum_padded(a, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
+    c = fa[rs.hi_ref] - fa[rs.lo_ref]
+    if rs.efron:
+        b = np.bincount(pg, h * rs.pair_f, minlength=k)
+        c[rs.death_pos] -= b[rs.death_group]
+    c *= r
+    imat = (xs * c[:, None]).T @ xs - (xbar * wt[:, None]).T @ xbar
+    return loglik, u, imat, state
+
+
+# --------------------------------------------------------------------------------------------
+# score residuals
+# --------------------------------------------------------------------------------------------
+
+
+def _score_resid_active(rs: _RiskSets, xs: np.ndarray, state: _GroupState) -> np.ndarray:
+    """Unweighted score residuals of the active rows (active order), internal covariate scale."""
+    h = rs.pair_wt / state.den
+    hx = state.xbar * h[:, None]
+    if rs.efron:
+        a = np.add.reduceat(h, rs.pair_starts)
+        g = np.add.reduceat(hx, rs.pair_starts, axis=0)
+        b = np.add.reduceat(h * rs.pair_f, rs.pair_starts)
+        gf = np.add.reduceat(hx * rs.pair_f[:, None], rs.pair_starts, axis=0)
+        mbar = np.add.reduceat(state.xbar, rs.pair_starts, axis=0) / rs.n_death[:, None]
+    else:
+        a, g, mbar = h, hx, state.xbar
+    fa = _seg_cumsum_padded(a, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
+    fg = _seg_cumsum_padded(g, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
+    e = np.exp(state.eta)
+    acum = fa[rs.hi_ref] - fa[rs.lo_ref]
+    resid = fg[rs.hi_ref]
+    resid -= fg[rs.lo_ref]
+    resid -= xs * acum[:, None]
+    resid *= e[:, None]
+    dp = rs.death_pos
+    dg = rs.death_group
+    xd = xs[dp]
+    extra = xd - mbar[dg]
+    if rs.efron:
+        extra += e[dp][:, None] * (xd * b[dg][:, None] - gf[dg])
+    resid[dp] += extra
+    return resid
+
+
+def _to_rows(rs: _RiskSets, active_values: np.ndarray) -> np.ndarray:
+    out = np.zeros((rs.n,) + active_values.shape[1:])
+    out[rs.rows] = active_values
+    return out
+
+
+def _cluster_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    out = np.empty((n_groups, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(codes, weights=values[:, j], minlength=n_groups)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the fit
+# --------------------------------------------------------------------------------------------
+
+
+def fit_cox(
+    X: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    *,
+    entry: np.ndarray | None = None,
+    strata: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    ties: Literal["efron", "breslow"] = "efron",
+    cluster: np.ndarray | None = None,
+    robust: bool = False,
+    init: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
+    eps: float = 1e-11,
+    max_iter: int = 100,
+    timefix: bool = True,
+    toler_inf: float | None = None,
+) -> CoxFit:
+    """Fit a Cox proportional-hazards model exactly as R's ``coxph``.
+
+    Parameters
+    ----------
+    X
+        Covariates, n x p (no intercept column).
+    time
+        Stop (event or censoring) time of each row.
+    event
+        1 for an event at ``time``, 0 for censoring.
+    entry
+        Start time of ``(entry, time]`` rows (counting-process data); None for right-censored data.
+    strata
+        Stratum labels: separate risk sets and baseline hazards, one coefficient vector.
+    weights
+        Positive case weights.
+    ties
+        'efron' (R's default) or 'breslow'.
+    cluster
+        Cluster labels; implies the robust (cluster) variance, R's ``cluster(id)``.
+    robust
+        Robust variance with each row its own cluster (R's ``robust=TRUE`` without cluster).
+    init
+        Starting coefficients (also the null hypothesis of the score, Wald and LR tests).
+    offset
+        Known linear-predictor offset per row.
+    eps
+        Convergence tolerance on ``|1 - loglik_old / loglik_new|`` (``coxph.control(eps=)``).
+    max_iter
+        Maximum Newton iterations (``iter.max``).
+    timefix
+        Merge times equal up to round-off first, as ``coxph.control(timefix=TRUE)``.
+    toler_inf
+        Threshold of the infinite-coefficient check; ``sqrt(eps)`` as R by default.
+
+    Returns
+    -------
+    CoxFit
+        ``converged`` is False, with ``reason``, when iterations ran out or a coefficient appears
+        infinite (monotone likelihood, R's 'Loglik converged before variable ...' warning).
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes, an event other than 0/1, non-positive weights, no events, or an
+        interval that collapses to length 0 when tied times are merged.
+    """
+    x = np.asarray(X, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional (n x p); got shape {x.shape}")
+    n, p = x.shape
+    stop = np.asarray(time, dtype=float)
+    status = np.asarray(event)
+
+    def _check(name: str, arr: np.ndarray | None) -> None:
+        if arr is not None and (arr.ndim != 1 or arr.shape[0] != n):
+            raise ValueError(f"{name} has shape {arr.shape} but X has {n} rows; pass one value per row")
+
+    _check("time", stop)
+    _check("event", status)
+    start = None if entry is None else np.asarray(entry, dtype=float)
+    _check("entry", start)
+    wts = None if weights is None else np.asarray(weights, dtype=float)
+    _check("weights", wts)
+    off = None if offset is None else np.asarray(offset, dtype=float)
+    _check("offset", off)
+    strata_arr = None if strata is None else np.asarray(strata)
+    _check("strata", strata_arr)
+    cluster_arr = None if cluster is None else np.asarray(cluster)
+    _check("cluster", cluster_arr)
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    if status.dtype != bool:
+        if not np.isin(status, (0, 1)).all():
+            raise ValueError("event must be 0/1 (or boolean); found other values")
+        status = status.astype(bool)
+    if not status.any():
+        raise ValueError("cannot fit a Cox model with 0 events")
+    if wts is not None and not (wts > 0).all():
+        raise ValueError("weights must be > 0 (as R's coxph)")
+    if start is not None and not (start < stop).all():
+        bad = int(np.flatnonzero(~(start < stop))[0])
+        raise ValueError(f"entry must be < time in every row; row {bad} has entry {start[bad]} >= time {stop[bad]}")
+    beta0 = np.zeros(p) if init is None else np.asarray(init, dtype=float).copy()
+    if beta0.shape != (p,):
+        raise ValueError(f"init has shape {beta0.shape}; expected ({p},)")
+    w = np.ones(n) if wts is None else wts
+
+    if timefix:
+        start, stop = _aeq_surv(start, stop)
+    if strata_arr is None:
+        codes = np.zeros(n, dtype=np.int64)
+        stratum_values = np.array([0])
+    else:
+        stratum_values, codes = np.unique(strata_arr, return_inverse=True)
+        codes = codes.astype(np.int64)
+    counting = start is not None
+    efron = ties == "efron"
+    rs = _prepare(stop, status, start, codes, w, efron)
+
+    # centring and scaling as coxfit6/agfit4 (columns with values in {-1, 0, 1} are left alone)
+    zero_one = np.array([np.isin(x[:, j], (-1.0, 0.0, 1.0)).all() for j in range(p)], dtype=bool)
+    sw = w.sum()
+    center = np.where(zero_one, 0.0, (w @ x) / sw)
+    if counting:
+        means = np.where(zero_one, 0.0, x.mean(axis=0))
+    else:
+        means = center.copy()
+    xs = x[rs.rows]
+    xs -= center
+    mad = (w[rs.rows] @ np.abs(xs)) / w[rs.rows].sum() if rs.rows.size else np.ones(p)
+    scale = np.where(zero_one | (mad <= 0), 1.0, 1.0 / np.where(mad > 0, mad, 1.0))
+    # (scale from the active rows only: a no-op for Newton, which is affine invariant)
+    xs *= scale
+    off_s = None if off is None else off[rs.rows]
+    wd = rs.weights[rs.death_pos]
+    sum_wx_death = wd @ xs[rs.death_pos]
+
+    beta = beta0 / scale
+    loglik0, u, imat, state0 = _evaluate(rs, xs, off_s, beta, sum_wx_death)
+    chol, rank = _cholesky2(imat)
+    step = _chsolve2(chol, u)
+    score_test = float(u @ step)
+    iterations = 0
+    halving = 0
+    n_halvings = 0
+    converged = False
+    reason: str | None = None
+    loglik = loglik0
+    state = state0
+    if max_iter == 0 or not np.isfinite(loglik0):
+        if not np.isfinite(loglik0):
+            reason = "the log-likelihood is not finite at the initial values"
+        else:
+            reason = "max_iter=0: no iterations were run"
+    else:
+        best = loglik0
+        old_beta = beta.copy()
+        new_beta = beta + step
+        last_good = (beta.copy(), loglik0, u, chol, state0)
+        for it in range(1, max_iter + 1):
+            iterations = it
+            newlk, u_new, imat_new, st_new = _evaluate(rs, xs, off_s, new_beta, sum_wx_death)
+            chol_new, rank2 = _cholesky2(imat_new)
+            fail = (
+                (not np.isfinite(newlk))
+                or (not np.isfinite(u_new).all())
+                or (not np.isfinite(imat_new).all())
+                or (counting and abs(rank2) != abs(rank))
+            )
+            if not fail and (halving == 0 or not counting) and abs(1 - best / newlk) <= eps:
+                beta, loglik, u, chol, state = new_beta, newlk, u_new, chol_new, st_new
+                converged = True
+                break
+            if it == max_iter:
+                reason = f"ran out of iterations (max_iter={max_iter}) and did not converge"
+                if fail or (newlk - best) / abs(best) < -eps or not counting:
+                    beta, loglik, u, chol, state = last_good
+                else:
+                    beta, loglik, u, chol, state = new_beta, newlk, u_new, chol_new, st_new
+                break
+            if fail or newlk < best:
+                halving += 1
+                n_halvings += 1
+                new_beta = (new_beta + halving * old_beta) / (halving + 1.0)
+            else:
+                halving = 0
+                best = newlk
+                step = _chsolve2(chol_new, u_new)
+                old_beta = new_beta
+                last_good = (new_beta.copy(), newlk, u_new, chol_new, st_new)
+                new_beta = new_beta + step
+        if iterations == max_iter and not converged and not np.isfinite(loglik):
+            reason = "the log-likelihood is not finite; the fit failed"
+
+    vinv = _chinv2(chol)
+    aliased = np.diag(vinv) == 0
+    coef_internal = beta
+    coef = coef_internal * scale
+    u_orig = u / scale
+    vcov_model = vinv * np.outer(scale, scale)
+    df = int(np.sum(~aliased))
+
+    # R's infinite-coefficient check (coxph.fit / agreg.fit)
+    tinf = np.sqrt(eps) if toler_inf is None else toler_inf
+    with np.errstate(invalid="ignore"):
+        infs = np.abs(u_orig @ vcov_model)
+        if counting:
+            infinite = ~np.isfinite(u_orig) | (infs > tinf * (1 + np.abs(coef)))
+        else:
+            infinite = ~np.isfinite(u_orig) | ((infs > eps) & (infs > tinf * np.abs(coef)))
+    if max_iter <= 1 or not converged:
+        infinite = np.zeros(p, dtype=bool) if max_iter <= 1 else infinite & False
+    if converged and infinite.any():
+        converged = False
+        reason = (
+            "loglik converged before coefficient(s) "
+            + ", ".join(str(i) for i in np.flatnonzero(infinite))
+            + " (0-based column index); the coefficient may be infinite (monotone likelihood, "
+            "e.g. no events in one category)"
+        )
+
+    lp = x @ coef - float(coef @ means)
+    if off is not None:
+        lp = lp + off
+    coef_out = np.where(aliased, np.nan, coef)
+    diff0 = np.where(aliased, 0.0, coef - beta0)
+    wald_model = _wald(vcov_model[np.ix_(~aliased, ~aliased)], diff0[~aliased]) if df else 0.0
+
+    vcov_robust = None
+    robust_score = None
+    score_resid = None
+    n_clusters = None
+    if robust or cluster_arr is not None:
+        resid_s = _score_resid_active(rs, xs, state)
+        lw = resid_s * (rs.weights / 1.0)[:, None]
+        # R's robust score test uses score residuals at init (the null linear predictor)
+        resid0_s = _score_resid_active(rs, xs, state0)
+        lw0 = resid0_s * rs.weights[:, None]
+        if cluster_arr is not None:
+            cvals, ccodes = np.unique(cluster_arr, return_inverse=True)
+            n_clusters = int(cvals.size)
+            cc = ccodes[rs.rows]
+            lw = _cluster_sums(lw, cc, n_clusters)
+            lw0 = _cluster_sums(lw0, cc, n_clusters)
+        lw /= scale
+        lw0 /= scale
+        meat = lw.T @ lw
+        vcov_robust = vcov_model @ meat @ vcov_model
+        u0 = lw0.sum(axis=0)
+        robust_score = _wald(lw0.T @ lw0, u0)
+        score_resid = _to_rows(rs, resid_s / scale)
+    vcov_reported = vcov_model if vcov_robust is None else vcov_robust
+    wald = (
+        _wald(vcov_reported[np.ix_(~aliased, ~aliased)], diff0[~aliased]) if df else 0.0
+    )
+
+    return CoxFit(
+        coef=coef_out,
+        vcov_model=vcov_model,
+        vcov_robust=vcov_robust,
+        loglik=float(loglik),
+        loglik_null=float(loglik0),
+        score_test=score_test,
+        wald_test=wald,
+        wald_test_model=wald_model,
+        lr_test=float(2 * (loglik - loglik0)),
+        robust_score_test=robust_score,
+        df=df,
+        n=n,
+        n_events=int(status.sum()),
+        n_clusters=n_clusters,
+        iterations=iterations,
+        converged=converged,
+        reason=reason,
+        step_halvings=n_halvings,
+        ties=ties,
+        score=u_orig,
+        means=means,
+        linear_predictors=lp,
+        infinite=infinite,
+        aliased=aliased,
+        score_resid=score_resid,
+        _risk=rs,
+        _state=state,
+        _center=center,
+        _scale=scale,
+        _stratum_values=stratum_values,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# after the fit
+# --------------------------------------------------------------------------------------------
+
+
+def score_residuals(fit: CoxFit, X: np.ndarray, *, weighted: bool = False) -> np.ndarray:
+    """Score residuals (n x p) at ``fit.coef``, as R's ``residuals(fit, type = "score")``.
+
+    ``X`` must be the covariate matrix the fit was computed from. Efron-form under Efron ties;
+    rows never at risk get zeros. ``weighted=True`` multiplies by the case weights.
+    """
+    if fit.score_resid is not None:
+        out = fit.score_resid.copy()
+    else:
+        rs, state = fit._risk, fit._state
+        x = np.asarray(X, dtype=float)
+        if x.ndim == 1:
+            x = x[:, None]
+        if rs is None or state is None or x.shape[0] != rs.n:
+            raise ValueError(f"X has {x.shape[0]} rows but the fit has {fit.n}")
+        xs = (x[rs.rows] - fit._center) * fit._scale
+        out = _to_rows(rs, _score_resid_active(rs, xs, state) / fit._scale)
+    if weighted:
+        rs = fit._risk
+        w = np.zeros(rs.n)
+        w[rs.rows] = rs.weights
+        out = out * w[:, None]
+    return out
+
+
+def dfbeta(fit: CoxFit, X: np.ndarray, *, cluster: np.ndarray | None = None) -> np.ndarray:
+    """Weighted score residuals times the model variance (R's ``residuals(fit, 'dfbeta')``).
+
+    With ``cluster``, rows are summed within clusters (sorted cluster order), R's ``collapse=``.
+    """
+    d = score_residuals(fit, X, weighted=True)
+    if cluster is not None:
+        _, codes = np.unique(np.asarray(cluster), return_inverse=True)
+        d = _cluster_sums(d, codes, int(codes.max()) + 1)
+    return d @ fit.vcov_model
+
+
+def baseline_hazard(fit: CoxFit, *, centered: bool = True) -> BaselineHazard:
+    """Baseline (cumulative) hazard at the event times, as ``survfit(fit)``/``basehaz(fit)``.
+
+    ``centered=True`` gives the hazard of a row with covariates at ``fit.means`` (R's default);
+    ``centered=False`` that of a row with all covariates 0. Efron fits use the Efron increments
+    (``sum_j wbar / (S0 - j/d E0)``), Breslow fits ``sum(w_death) / S0``.
+    """
+    rs, state = fit._risk, fit._state
+    if rs is None or state is None:
+        raise ValueError("this CoxFit carries no risk-set information")
+    h = rs.pair_wt / state.den
+    inc = np.add.reduceat(h, rs.pair_starts) if rs.efron else h
+    # internal eta = (x - center) coef + offset - shift; R's centring: (x - means) coef + offset
+    coef = np.where(fit.aliased, 0.0, fit.coef)
+    ref = fit.means if centered else np.zeros_like(fit.means)
+    log_ratio = float(coef @ (ref - fit._center)) - state.shift
+    inc = inc * np.exp(log_ratio)
+    cum = _seg_cumsum_padded(inc, rs.seg_starts, rs.seg_ends, rs.seg_of_group)[1:]
+    return BaselineHazard(
+        strata=rs.group_stratum.copy(),
+        stratum_values=fit._stratum_values,
+        time=rs.group_time.copy(),
+        n_risk=rs.n_risk.copy(),
+        n_event=rs.n_death.copy(),
+        hazard=inc,
+        cumhaz=cum,
+    )
