@@ -73,9 +73,11 @@ class Cox(Family):
         if spec.vcov.type == "model":
             vcov = fit.vcov_model
         else:
-            vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=fit.score_residuals,
+            # R: D'D with D = (weighted score residuals) x model variance, i.e. a sandwich with no factor
+            scores = fit.score_resid if data.weights is None else fit.score_resid * data.weights[:, None]
+            vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=scores,
                                  groups=data.groups, n=n, k=k, cluster_default="none", robust_kind="none")
-        notes = () if fit.converged else (f"model {spec.id!r}: did not converge ({getattr(fit, 'reason', '')}).",)
+        notes = () if fit.converged else (f"model {spec.id!r}: did not converge ({fit.reason}).",)
         glance = {
             "loglik": fit.loglik,
             "loglik_null": fit.loglik_null,
