@@ -72,3 +72,14 @@ def test_example_analysis_report_matches_r(golden, tmp_path):
     # exponentiated table cells are exp(coef) of R's estimates, rounded
     table = (summary.out / "tables" / "cox.md").read_text()
     assert f"{np.exp(ref['coef']['sex']):.3f}***" in table
+
+
+@pytest.mark.parametrize("se_key, vcov", [("se_model", "model"), ("se_HC0", "HC0"), ("se_HC1", "HC1")])
+def test_probit_mid_matches_glm_and_sandwich(golden, se_key, vcov):
+    # statsmodels' Probit uses the observed Hessian (up to 6% off R); c2stats uses R's expected information
+    ref = golden["mid_binary"]["probit"]
+    spec = {"family": "probit", "formula": "conflict ~ major + contig + power + maxdem + mindem + years",
+            "vcov": vcov, "options": {"epsilon": 1e-14}}
+    result = c2stats.fit(spec, reference_data("mid.csv"))
+    assert_matches(result, ref["coef"], ref[se_key])
+    assert result.glance["loglik"] == pytest.approx(ref["loglik"], abs=1e-6)
