@@ -110,3 +110,18 @@ def test_bad_input_is_a_clear_error(ovarian):
         fit_survreg(X=X, time=frame["futime"], event=frame["fustat"], dist="lognormal")
     with pytest.raises(SpecificationError, match="no events"):
         fit_survreg(X=X, time=frame["futime"], event=np.zeros(len(frame)))
+
+
+@pytest.mark.parametrize("dist", ["weibull", "exponential"])
+def test_robust_and_cluster_variance_match_survreg(ovarian, dist):
+    """engines/engines.json: survreg(..., robust = TRUE) and survreg(..., cluster = grp)."""
+    extra = json.loads((REF / "engines" / "engines.json").read_text())["ovarian_survreg"][dist]
+    frame, X = ovarian
+    fit = fit_survreg(X=X, time=frame["futime"], event=frame["fustat"], dist=dist)
+    np.testing.assert_allclose(fit.se_model, extra["se_model"], rtol=1e-5)
+    robust = vcov_cluster(bread=fit.bread, scores=fit.scores, groups=np.arange(len(frame)), correction="none")
+    np.testing.assert_allclose(np.sqrt(np.diag(robust)), extra["se_robust"], rtol=1e-5)
+    grp = frame["resid_ds"].to_numpy() * 10 + frame["rx"].to_numpy()
+    cl = vcov_cluster(bread=fit.bread, scores=fit.scores, groups=grp, correction="none")
+    np.testing.assert_allclose(np.sqrt(np.diag(cl)), extra["se_cluster"], rtol=1e-5)
+    np.testing.assert_allclose(cl, np.array(extra["vcov_cluster"]), rtol=1e-5, atol=1e-12)
