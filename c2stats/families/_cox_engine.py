@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import scipy.sparse as _sparse
+from scipy.linalg import blas as _blas
 
 __all__ = [
     "BaselineHazard",
@@ -164,21 +166,22 @@ class BaselineHazard:
 
 @dataclass(frozen=True)
 class _RiskSets:
-    """Event-time groups and each row's place in them (rows in 'active' order, sorted by stop)."""
+    """Event-time groups and each row's place in them.
+
+    "Active" rows (those at risk at some event time) are kept sorted by (stratum, stop), so the
+    rows whose last event time is group ``k`` form a contiguous block.
+    """
 
     n: int
     rows: np.ndarray  # original index of each active row, sorted by (stratum, stop)
     hi: np.ndarray  # last event group with time <= stop (per active row)
-    hi_ref: np.ndarray  # hi + 1, index into a zero-padded forward cumsum
-    lo_ref: np.ndarray  # first group of the row's risk window (index into the padded cumsum), 0 if stratum start
-    hi_starts: np.ndarray  # start of each group's block of rows (rows sorted by hi)
-    lo_perm: np.ndarray  # active rows that leave a risk set, ordered by the group they leave after
-    lo_starts: np.ndarray
-    lo_targets: np.ndarray  # group after which those rows leave
+    hi_ref: np.ndarray  # hi + 1: index into a zero-padded forward cumsum over groups
+    lo_ref: np.ndarray  # index of the group before the row's first one in that cumsum (0 at stratum start)
+    agg: object  # sparse (k or 2k) x m: +1 at (hi, row), -1 at (first group - 1, row); Efron: deaths below
     death_pos: np.ndarray  # positions of deaths among active rows (ordered by group)
-    death_starts: np.ndarray
     death_group: np.ndarray
     weights: np.ndarray  # active-order case weights
+    unit_weights: bool
     group_time: np.ndarray
     group_stratum: np.ndarray
     seg_starts: np.ndarray  # first group of each stratum that has events
@@ -285,9 +288,16 @@ class CoxFit:
 # --------------------------------------------------------------------------------------------
 
 
-def _aeq_surv(entry: np.ndarray | None, stop: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-    """Merge times that differ by round-off, as survival's ``aeqSurv`` (coxph timefix=TRUE)."""
-    y = np.unique(stop if entry is None else np.concatenate([entry, stop]))
+def _aeq_surv(
+    entry: np.ndarray | None, stop: np.ndarray, order: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Merge times that differ by round-off, as survival's ``aeqSurv`` (coxph timefix=TRUE).
+
+    ``order`` sorts ``stop``; the merge is monotone, so it still sorts the merged times.
+    """
+    ss = stop[order]
+    ys = ss[np.concatenate([[True], ss[1:] != ss[:-1]])]
+    y = ys if entry is None else np.unique(np.concatenate([ys, entry]))
     y = y[np.isfinite(y)]
     if y.size < 2:
         return entry, stop
@@ -298,7 +308,8 @@ def _aeq_surv(entry: np.ndarray | None, stop: np.ndarray) -> tuple[np.ndarray | 
     if not tied.any():
         return entry, stop
     cuts = y[np.concatenate([[True], ~tied])]
-    new_stop = cuts[np.searchsorted(cuts, stop, side="right") - 1]
+    new_stop = np.empty_like(stop)
+    new_stop[order] = cuts[np.searchsorted(cuts, ss, side="right") - 1]
     if entry is None:
         return None, new_stop
     new_entry = cuts[np.searchsorted(cuts, entry, side="right") - 1]
@@ -321,61 +332,91 @@ def _segments(group_stratum: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return starts, ends, seg_of
 
 
+def _unique_sorted(a: np.ndarray) -> np.ndarray:
+    if a.size == 0:
+        return a
+    return a[np.concatenate([[True], a[1:] != a[:-1]])]
+
+
 def _prepare(
     stop: np.ndarray,
     event: np.ndarray,
     entry: np.ndarray | None,
-    strata_codes: np.ndarray,
-    weights: np.ndarray,
+    codes: np.ndarray,
+    n_strata: int,
+    weights: np.ndarray | None,
     efron: bool,
-) -> _RiskSets:
+    timefix: bool,
+) -> tuple[_RiskSets, np.ndarray | None, np.ndarray]:
+    """Sort once, merge tied times, and index every row's risk window by event-time group."""
     n = stop.size
-    ev = event
-    event_times = np.unique(stop[ev])
-    width = event_times.size + 1
-    # an event group is a (stratum, event time); keys order groups by stratum, then time
-    key_stop = strata_codes * width + np.searchsorted(event_times, stop, side="right")
-    group_keys = np.unique(key_stop[ev])
-    hi = np.searchsorted(group_keys, key_stop, side="right") - 1
-    if entry is None:
-        lo = np.searchsorted(group_keys, strata_codes * width, side="right")
+    order = np.argsort(stop)
+    if timefix:
+        entry, stop = _aeq_surv(entry, stop, order)
+    if n_strata > 1:
+        # stable, so stop times stay sorted within strata (radix sort for small integer codes)
+        sc = codes[order]
+        if n_strata < 2**15:
+            sc = sc.astype(np.int16)
+        order = order[np.argsort(sc, kind="stable")]
+    ss = stop[order]
+    evs = event[order]
+    if n_strata > 1:
+        cs = codes[order]
+        event_times = np.unique(ss[evs])
     else:
-        key_entry = strata_codes * width + np.searchsorted(event_times, entry, side="right")
-        lo = np.searchsorted(group_keys, key_entry, side="right")
+        event_times = _unique_sorted(ss[evs])
+    width = event_times.size + 1
+    rank_stop = np.searchsorted(event_times, ss, side="right")
+    es = None if entry is None else entry[order]
+    if n_strata == 1:
+        # groups are the event times themselves
+        group_keys = np.arange(1, width)
+        hi = rank_stop - 1
+        lo = np.zeros(n, dtype=np.intp) if es is None else np.searchsorted(event_times, es, side="right")
+        first = np.zeros(n, dtype=np.intp)
+    else:
+        key_stop = cs * width + rank_stop
+        group_keys = _unique_sorted(key_stop[evs])
+        hi = np.searchsorted(group_keys, key_stop, side="right") - 1
+        first = np.searchsorted(group_keys, cs * width, side="right")
+        if es is None:
+            lo = first
+        else:
+            lo = np.searchsorted(group_keys, cs * width + np.searchsorted(event_times, es, side="right"), side="right")
     group_stratum = group_keys // width
     group_time = event_times[(group_keys % width) - 1]
     active = lo <= hi
     if not active.all():
         # rows whose interval holds no event time of their stratum never enter a risk set
-        idx = np.flatnonzero(active)
-        order = idx[np.argsort(hi[idx], kind="stable")]
-    else:
-        order = np.argsort(hi, kind="stable")
-    hi_s = hi[order]
-    lo_s = lo[order]
-    strat_s = strata_codes[order]
-    seg_starts, seg_ends, seg_of_group = _segments(group_stratum)
-    stratum_first_group = np.searchsorted(group_keys, strat_s * width, side="right")
-    hi_starts = np.flatnonzero(np.r_[True, np.diff(hi_s) != 0]).astype(np.intp)
-    leaves = lo_s > stratum_first_group
-    lo_rows = np.flatnonzero(leaves)
-    lo_rows = lo_rows[np.argsort(lo_s[lo_rows], kind="stable")]
-    lo_t = lo_s[lo_rows] - 1
-    lo_starts = np.flatnonzero(np.r_[True, np.diff(lo_t) != 0]).astype(np.intp) if lo_t.size else np.zeros(0, np.intp)
-    lo_targets = lo_t[lo_starts] if lo_t.size else np.zeros(0, np.intp)
-    lo_ref = np.where(leaves, lo_s, 0)
-    hi_ref = hi_s + 1
-    ev_s = ev[order]
-    death_pos = np.flatnonzero(ev_s)
-    death_group = hi_s[death_pos]
-    death_starts = np.flatnonzero(np.r_[True, np.diff(death_group) != 0]).astype(np.intp)
-    w_s = weights[order]
-    n_death = np.diff(np.r_[death_starts, death_pos.size])
-    death_weight = np.add.reduceat(w_s[death_pos], death_starts)
+        order, hi, lo, first, evs = order[active], hi[active], lo[active], first[active], evs[active]
+    m = order.size
     k = group_keys.size
+    seg_starts, seg_ends, seg_of_group = _segments(group_stratum)
+    leaves = lo > first
+    lo_ref = np.where(leaves, lo, 0)
+    death_pos = np.flatnonzero(evs)
+    death_group = hi[death_pos]
+    w_s = np.ones(m) if weights is None else weights[order]
+    n_death = np.bincount(death_group, minlength=k)
+    death_weight = np.bincount(death_group, weights=w_s[death_pos], minlength=k)
+    # one sparse matrix turns row sums into per-group sums: risk-set entries (+1 at the last
+    # event time, -1 after the first), then (Efron) the deaths of each group
+    leave_rows = np.flatnonzero(leaves)
+    rows_idx = [hi, lo[leave_rows] - 1]
+    cols_idx = [np.arange(m), leave_rows]
+    vals = [np.ones(m), -np.ones(leave_rows.size)]
+    if efron:
+        rows_idx.append(death_group + k)
+        cols_idx.append(death_pos)
+        vals.append(np.ones(death_pos.size))
+    agg = _sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows_idx), np.concatenate(cols_idx))),
+        shape=(2 * k if efron else k, m),
+    )
     if efron:
         pair_group = np.repeat(np.arange(k), n_death)
-        pair_starts = np.r_[0, np.cumsum(n_death)[:-1]].astype(np.intp)
+        pair_starts = np.concatenate([[0], np.cumsum(n_death)[:-1]]).astype(np.intp)
         j = np.arange(pair_group.size) - pair_starts[pair_group]
         pair_f = j / n_death[pair_group]
         pair_wt = (death_weight / n_death)[pair_group]
@@ -384,25 +425,21 @@ def _prepare(
         pair_starts = np.arange(k, dtype=np.intp)
         pair_f = np.zeros(k)
         pair_wt = death_weight.copy()
-    # rows at risk per group (unweighted), for the baseline hazard table
-    counts = np.bincount(hi_s, minlength=k).astype(float)
-    if lo_t.size:
-        counts -= np.bincount(lo_t, minlength=k)
+    counts = np.bincount(hi, minlength=k).astype(float)
+    if leave_rows.size:
+        counts -= np.bincount(lo[leave_rows] - 1, minlength=k)
     n_risk = np.rint(_seg_rev_cumsum(counts, seg_starts, seg_ends, seg_of_group)).astype(np.int64)
-    return _RiskSets(
+    rs = _RiskSets(
         n=n,
         rows=order,
-        hi=hi_s,
-        hi_ref=hi_ref,
+        hi=hi,
+        hi_ref=hi + 1,
         lo_ref=lo_ref,
-        hi_starts=hi_starts,
-        lo_perm=lo_rows,
-        lo_starts=lo_starts,
-        lo_targets=lo_targets,
+        agg=agg,
         death_pos=death_pos,
-        death_starts=death_starts,
         death_group=death_group,
         weights=w_s,
+        unit_weights=weights is None,
         group_time=group_time,
         group_stratum=group_stratum,
         seg_starts=seg_starts,
@@ -417,6 +454,7 @@ def _prepare(
         n_risk=n_risk,
         efron=efron,
     )
+    return rs, entry, stop
 
 
 def _seg_rev_cumsum(a: np.ndarray, starts: np.ndarray, ends: np.ndarray, seg_of: np.ndarray) -> np.ndarray:
@@ -453,12 +491,16 @@ def _seg_cumsum_padded(a: np.ndarray, starts: np.ndarray, ends: np.ndarray, seg_
 # --------------------------------------------------------------------------------------------
 
 
-def _risk_sums(rs: _RiskSets, v: np.ndarray) -> np.ndarray:
-    """Sum of ``v`` (active-order rows x m) over each event group's risk set (k x m)."""
-    t = np.add.reduceat(v, rs.hi_starts, axis=0)
-    if rs.lo_perm.size:
-        t[rs.lo_targets] -= np.add.reduceat(v[rs.lo_perm], rs.lo_starts, axis=0)
-    return _seg_rev_cumsum(t, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
+class _Work:
+    """Buffers reused across Newton iterations (fresh large allocations cost page faults)."""
+
+    def __init__(self, m: int, p: int):
+        self.eta = np.empty(m)
+        self.e = np.empty(m)
+        self.r = np.empty(m)
+        self.c = np.empty(m)
+        self.rx = np.empty((m, p))
+        self.wx = np.empty((m, p))
 
 
 def _evaluate(
@@ -467,26 +509,28 @@ def _evaluate(
     offset: np.ndarray | None,
     beta: np.ndarray,
     sum_wx_death: np.ndarray,
+    work: _Work,
     want_info: bool = True,
 ) -> tuple[float, np.ndarray, np.ndarray | None, _GroupState]:
-    eta = xs @ beta
+    eta = np.dot(xs, beta, out=work.eta)
     if offset is not None:
-        eta = eta + offset
+        eta += offset
     top = float(eta.max()) if eta.size else 0.0
     shift = top - 500.0 if top > 500.0 else 0.0
     if shift:
-        eta = eta - shift
+        eta -= shift
     with np.errstate(over="ignore"):
-        e = np.exp(eta)
-    r = rs.weights * e
-    p = xs.shape[1]
-    v = np.empty((xs.shape[0], p + 1))
-    v[:, 0] = r
-    np.multiply(xs, r[:, None], out=v[:, 1:])
-    s = _risk_sums(rs, v)
+        e = np.exp(eta, out=work.e)
+    r = e if rs.unit_weights else np.multiply(e, rs.weights, out=work.r)
+    rx = np.multiply(xs, r[:, None], out=work.rx)
+    k = rs.group_time.size
+    sums = np.empty((rs.agg.shape[0], xs.shape[1] + 1))
+    sums[:, 0] = rs.agg @ r
+    sums[:, 1:] = rs.agg @ rx
+    s = _seg_rev_cumsum(sums[:k], rs.seg_starts, rs.seg_ends, rs.seg_of_group)
     pg = rs.pair_group
     if rs.efron:
-        ed = np.add.reduceat(v[rs.death_pos], rs.death_starts, axis=0)
+        ed = sums[k:]
         f = rs.pair_f
         den = s[pg, 0] - f * ed[pg, 0]
         num = s[pg, 1:] - f[:, None] * ed[pg, 1:]
@@ -498,21 +542,27 @@ def _evaluate(
         logden = np.log(den)
     wt = rs.pair_wt
     wd = rs.weights[rs.death_pos]
-    loglik = float(wd @ eta[rs.death_pos]) - float(wt @ logden) + (float(wd.sum()) * shift - float(wt.sum()) * shift)
+    loglik = float(wd @ eta[rs.death_pos]) - float(wt @ logden) + (float(wd.sum()) - float(wt.sum())) * shift
     u = sum_wx_death - xbar.T @ wt
-    state = _GroupState(den=den, xbar=xbar, eta=eta, shift=shift)
+    state = _GroupState(den=den, xbar=xbar, eta=eta.copy(), shift=shift)
     if not want_info:
         return loglik, u, None, state
     h = wt / den
-    k = rs.group_time.size
     a = np.bincount(pg, h, minlength=k) if rs.efron else h
     fa = _seg_cumsum_padded(a, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
-    c = fa[rs.hi_ref] - fa[rs.lo_ref]
+    c = np.take(fa, rs.hi_ref, out=work.c)
+    c -= fa[rs.lo_ref]
     if rs.efron:
         b = np.bincount(pg, h * rs.pair_f, minlength=k)
         c[rs.death_pos] -= b[rs.death_group]
     c *= r
-    imat = (xs * c[:, None]).T @ xs - (xbar * wt[:, None]).T @ xbar
+    # X' diag(c) X by a rank-k update on sqrt(c) X (c >= 0 up to round-off)
+    np.maximum(c, 0.0, out=c)
+    np.sqrt(c, out=c)
+    wx = np.multiply(xs, c[:, None], out=work.wx)
+    cross = _blas.dsyrk(1.0, wx.T, trans=0, lower=0)
+    cross = np.triu(cross) + np.triu(cross, 1).T
+    imat = cross - (xbar * wt[:, None]).T @ xbar
     return loglik, u, imat, state
 
 
@@ -677,38 +727,40 @@ def fit_cox(
         raise ValueError(f"init has shape {beta0.shape}; expected ({p},)")
     w = np.ones(n) if wts is None else wts
 
-    if timefix:
-        start, stop = _aeq_surv(start, stop)
     if strata_arr is None:
-        codes = np.zeros(n, dtype=np.int64)
+        codes = np.zeros(n, dtype=np.intp)
         stratum_values = np.array([0])
     else:
         stratum_values, codes = np.unique(strata_arr, return_inverse=True)
-        codes = codes.astype(np.int64)
+        codes = codes.astype(np.intp).ravel()
     counting = start is not None
     efron = ties == "efron"
-    rs = _prepare(stop, status, start, codes, w, efron)
+    rs, start, stop = _prepare(stop, status, start, codes, stratum_values.size, wts, efron, timefix)
 
     # centring and scaling as coxfit6/agfit4 (columns with values in {-1, 0, 1} are left alone)
-    zero_one = np.array([np.isin(x[:, j], (-1.0, 0.0, 1.0)).all() for j in range(p)], dtype=bool)
-    sw = w.sum()
-    center = np.where(zero_one, 0.0, (w @ x) / sw)
+    xs = x[rs.rows]
+    lo_x, hi_x = (xs.min(axis=0), xs.max(axis=0)) if xs.shape[0] else (np.zeros(p), np.zeros(p))
+    zero_one = np.zeros(p, dtype=bool)
+    for j in np.flatnonzero((lo_x >= -1) & (hi_x <= 1)):
+        col = np.abs(x[:, j])
+        zero_one[j] = bool(((col == 0) | (col == 1)).all())
+    center = np.where(zero_one, 0.0, (w @ x) / w.sum())
     if counting:
         means = np.where(zero_one, 0.0, x.mean(axis=0))
     else:
         means = center.copy()
-    xs = x[rs.rows]
     xs -= center
-    mad = (w[rs.rows] @ np.abs(xs)) / w[rs.rows].sum() if rs.rows.size else np.ones(p)
-    scale = np.where(zero_one | (mad <= 0), 1.0, 1.0 / np.where(mad > 0, mad, 1.0))
-    # (scale from the active rows only: a no-op for Newton, which is affine invariant)
+    mad = np.array([rs.weights @ np.abs(xs[:, j]) for j in range(p)]) / rs.weights.sum()
+    # (scale from the rows at risk only: harmless, Newton-Raphson is affine invariant)
+    scale = np.where(zero_one | ~(mad > 0), 1.0, 1.0 / np.where(mad > 0, mad, 1.0))
     xs *= scale
     off_s = None if off is None else off[rs.rows]
     wd = rs.weights[rs.death_pos]
     sum_wx_death = wd @ xs[rs.death_pos]
+    work = _Work(*xs.shape)
 
     beta = beta0 / scale
-    loglik0, u, imat, state0 = _evaluate(rs, xs, off_s, beta, sum_wx_death)
+    loglik0, u, imat, state0 = _evaluate(rs, xs, off_s, beta, sum_wx_death, work)
     chol, rank = _cholesky2(imat)
     step = _chsolve2(chol, u)
     score_test = float(u @ step)
@@ -731,7 +783,7 @@ def fit_cox(
         last_good = (beta.copy(), loglik0, u, chol, state0)
         for it in range(1, max_iter + 1):
             iterations = it
-            newlk, u_new, imat_new, st_new = _evaluate(rs, xs, off_s, new_beta, sum_wx_death)
+            newlk, u_new, imat_new, st_new = _evaluate(rs, xs, off_s, new_beta, sum_wx_death, work)
             chol_new, rank2 = _cholesky2(imat_new)
             fail = (
                 (not np.isfinite(newlk))
