@@ -275,3 +275,26 @@ def test_weighted_offset_glm_matches_r(mid_logit, link):
     np.testing.assert_allclose(np.sqrt(np.diag(hc0)), [ref["se_HC0"][t] for t in MID_TERMS], rtol=1e-5)
     cl = vcov_cluster(bread=fit.bread, scores=fit.scores, groups=frame["years"], correction="HC1")
     np.testing.assert_allclose(np.sqrt(np.diag(cl)), [ref["se_CL_years_HC1"][t] for t in MID_TERMS], rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- coverage (slow)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("design", ["dyadic_ols", "dyadic_logit", "cluster_bootstrap_ols"])
+def test_coverage_slow(design):
+    """95% intervals cover the truth 93.5–96.5% of the time (benchmarks/coverage.py)."""
+    import importlib.util
+    import sys
+
+    name = "c2stats_benchmarks_coverage"
+    module = sys.modules.get(name)
+    if module is None:
+        path = Path(__file__).parents[1] / "benchmarks" / "coverage.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses resolve annotations through sys.modules
+        spec.loader.exec_module(module)
+    result = module.DESIGNS[design]()
+    assert 0.935 <= result.coverage <= 0.965, result.row()
+    assert result.coverage_naive < 0.9  # the design really has the dependence
