@@ -662,7 +662,7 @@ def fit_cox(
     init
         Starting coefficients (also the null hypothesis of the score, Wald and LR tests).
     offset
-        Known linear-predictor offset per row.
+        Known linear-predictor offset per row (centred at its mean, as coxph does).
     eps
         Convergence tolerance on ``|1 - loglik_old / loglik_new|`` (``coxph.control(eps=)``).
     max_iter
@@ -705,6 +705,9 @@ def fit_cox(
     _check("weights", wts)
     off = None if offset is None else np.asarray(offset, dtype=float)
     _check("offset", off)
+    if off is not None:
+        # coxph centres a non-zero offset at its mean (estimates are unaffected)
+        off = None if not off.any() else off - off.mean()
     strata_arr = None if strata is None else np.asarray(strata)
     _check("strata", strata_arr)
     cluster_arr = None if cluster is None else np.asarray(cluster)
@@ -750,7 +753,10 @@ def fit_cox(
     else:
         means = center.copy()
     xs -= center
-    mad = np.array([rs.weights @ np.abs(xs[:, j]) for j in range(p)]) / rs.weights.sum()
+    if rs.unit_weights:
+        mad = np.array([np.abs(xs[:, j]).sum() for j in range(p)]) / max(xs.shape[0], 1)
+    else:
+        mad = np.array([(np.abs(xs[:, j]) * rs.weights).sum() for j in range(p)]) / rs.weights.sum()
     # (scale from the rows at risk only: harmless, Newton-Raphson is affine invariant)
     scale = np.where(zero_one | ~(mad > 0), 1.0, 1.0 / np.where(mad > 0, mad, 1.0))
     xs *= scale

@@ -1,0 +1,67 @@
+# Extra reference values for c2stats' Cox engine (tests/test_cox_engine.py).
+# Run from tests/reference:  Rscript r/cox_engine_extra.R > r/cox_engine_extra.json
+# R 4.2.2, survival 3.5-3 (Debian). Data: the CSVs in data/ (same copies as golden.json).
+suppressMessages({library(survival); library(jsonlite)})
+ctl <- coxph.control(eps = 1e-11, iter.max = 100)
+out <- list(meta = list(R = R.version.string, survival = as.character(packageVersion("survival")),
+                        control = list(eps = 1e-11, iter.max = 100)))
+fitinfo <- function(f) {
+  r <- list(coef = unname(coef(f)), var = unname(f$var), loglik = f$loglik, iter = f$iter,
+            score = f$score, wald_test = f$wald.test, means = unname(f$means), n = f$n, nevent = f$nevent,
+            linear_predictors = unname(f$linear.predictors))
+  if (!is.null(f$naive.var)) r$naive_var <- unname(f$naive.var)
+  if (!is.null(f$rscore)) r$robust_score_test <- f$rscore
+  r
+}
+bh <- function(f, centered) {
+  b <- basehaz(f, centered = centered)
+  r <- list(time = b$time, hazard = b$hazard)
+  if (!is.null(b$strata)) r$strata <- as.character(b$strata)
+  r
+}
+
+# heart: (start, stop], Efron, cluster(id): residuals, dfbeta, baseline hazard, robust score test
+heart <- read.csv("data/heart.csv")
+f <- coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart,
+           cluster = id, ties = "efron", control = ctl)
+out$heart_efron_cluster <- c(fitinfo(f), list(
+  score_resid = unname(residuals(f, type = "score")),
+  dfbeta_cluster = unname(residuals(f, type = "dfbeta", collapse = heart$id)),
+  cluster_order = sort(unique(heart$id)),
+  basehaz_centered = bh(f, TRUE), basehaz_uncentered = bh(f, FALSE)))
+fb <- coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart,
+            ties = "breslow", control = ctl)
+out$heart_breslow <- c(fitinfo(fb), list(score_resid = unname(residuals(fb, type = "score")),
+                                         basehaz_centered = bh(fb, TRUE)))
+
+# lung: case weights with robust variance, Efron and Breslow; an offset
+lung <- read.csv("data/lung.csv")
+lung$w <- 1 + (seq_len(nrow(lung)) %% 3) / 2
+for (ties in c("efron", "breslow")) {
+  fw <- coxph(Surv(time, event) ~ age + sex + ph_ecog, data = lung, weights = w, robust = TRUE,
+              ties = ties, control = ctl)
+  out[[paste0("lung_weighted_robust_", ties)]] <- c(fitinfo(fw), list(basehaz_centered = bh(fw, TRUE)))
+}
+fo <- coxph(Surv(time, event) ~ age + sex + offset(0.3 * ph_ecog), data = lung, ties = "efron", control = ctl)
+out$lung_offset_efron <- fitinfo(fo)
+
+# veteran: stratified baseline hazard
+vet <- read.csv("data/veteran.csv")
+fv <- coxph(Surv(time, status) ~ trt + karno + diagtime + age + prior + strata(celltype), data = vet,
+            ties = "efron", control = ctl)
+out$veteran_strat_efron <- c(fitinfo(fv), list(basehaz_centered = bh(fv, TRUE)))
+
+# monotone likelihood: z = 1 only on some censored rows, so its coefficient diverges to -Inf
+lung$z <- as.numeric(lung$event == 0 & seq_len(nrow(lung)) %% 2 == 1)
+msg <- character(0)
+fm <- withCallingHandlers(
+  coxph(Surv(time, event) ~ age + z, data = lung, ties = "efron", control = ctl),
+  warning = function(w) { msg <<- c(msg, conditionMessage(w)); invokeRestart("muffleWarning") })
+out$lung_monotone <- c(fitinfo(fm), list(warnings = msg))
+
+# collinear column: R's coefficient is NA
+lung$age2 <- 2 * lung$age
+fc <- coxph(Surv(time, event) ~ age + sex + age2, data = lung, ties = "efron", control = ctl)
+out$lung_collinear <- list(coef = unname(coef(fc)), var = unname(fc$var), loglik = fc$loglik, iter = fc$iter)
+
+cat(toJSON(out, digits = I(17), auto_unbox = TRUE, na = "null", pretty = FALSE))
