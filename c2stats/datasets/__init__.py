@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from c2stats.datasets.validate import read_table, validate_frame
+from c2stats.datasets.schema import read_table, validate_frame
 from c2stats.errors import DataError
 
 __all__ = ["UNITS", "load_builtin", "codebook", "build", "read_table", "validate", "describe"]
@@ -108,7 +108,7 @@ def build(dest: Path | None = None, coding: str | Path | None = None) -> dict[st
         Unit name (and ``codebook``) -> written file. With the default coding the files are
         byte-identical to the shipped ones.
     """
-    from c2stats.datasets.build import build_all
+    from c2stats.datasets.stages import build_all
 
     return build_all(dest=dest, coding=coding)
 

@@ -1,0 +1,315 @@
+"""The coded dataset: build against the sources, byte-identical rebuild, codebook, validate().
+
+Numbers asserted here come from the vendored source files (row counts, codes) or the source
+codebooks (ATOP 5.1: 789 alliances; DCAD 1.0: 1,871 agreements), never from the build itself.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import c2stats.datasets as ds
+from c2stats.datasets import stages as B
+from c2stats.datasets.coding import load_coding
+from c2stats.errors import ConfigError, DataError
+
+SOURCES = Path(ds.__file__).parent / "sources"
+BUILT = Path(ds.__file__).parent / "built"
+
+
+def source(name: str) -> pd.DataFrame:
+    return pd.read_csv(SOURCES / name, low_memory=False)
+
+
+@pytest.fixture(scope="module")
+def arrangements() -> pd.DataFrame:
+    return ds.load_builtin("arrangements")
+
+
+@pytest.fixture(scope="module")
+def spells() -> pd.DataFrame:
+    return ds.load_builtin("arrangement_years")
+
+
+@pytest.fixture(scope="module")
+def dyad_years() -> pd.DataFrame:
+    return ds.load_builtin("dyad_years")
+
+
+@pytest.fixture(scope="module")
+def built_meta() -> dict:
+    return json.loads((BUILT / "codebook.json").read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------ accounted for
+
+def test_all_789_atop_alliances_are_arrangements(arrangements):
+    alliances = source("atop5_1a.csv.gz")
+    assert len(alliances) == 789  # ATOP 5.1 alliance-level file
+    formal = arrangements[arrangements["form"] == "formal"]
+    assert set(formal["source_id"].astype(int)) == set(alliances["atopid"])
+
+
+def test_all_1871_dcad_agreements_are_accounted_for(arrangements, built_meta):
+    dcad = source("DCAD-v1.0-main.csv.gz")
+    assert len(dcad) == 1871  # DCAD 1.0: 1,871 bilateral agreements
+    informal = arrangements[arrangements["form"] == "informal"]
+    excluded = {e["id"] for e in built_meta["source_exclusions"]}
+    assert informal["source_id"].is_unique
+    assert set(informal["source_id"]) | excluded == set(dcad["DCAid"])
+    assert not set(informal["source_id"]) & excluded
+    # exclusions are exactly the rows that name one state twice
+    assert excluded == set(dcad.loc[dcad["ccode1"] == dcad["ccode2"], "DCAid"]) - {
+        e["id"] for e in built_meta["source_corrections"]}
+
+
+def test_dcad_dates_and_censoring_follow_the_source(arrangements):
+    dcad = source("DCAD-v1.0-main.csv.gz").set_index("DCAid")
+    informal = arrangements[arrangements["form"] == "informal"].set_index("source_id")
+    d = dcad.loc[informal.index]
+    assert (informal["start_date"].dt.year == d["signYear"]).all()
+    ended = informal["ended"] == 1
+    assert (ended == (d["terminated"] == 1)).all()
+    assert (informal.loc[ended, "end_year"] == d.loc[ended, "endYearEstimate"]).all()
+    # default coding: unknown status (-88, -99) and in force (0) are censored at 2010-12-31
+    cens = informal.loc[~ended]
+    assert (cens["stop_date"] == pd.Timestamp("2010-12-31")).all()
+    unknown = d["terminated"].isin([-88, -99])
+    assert (informal.loc[unknown, "end_reason"] == "status_unknown").all()
+
+
+# ------------------------------------------------------------------ NATO
+
+def test_nato_is_expanded_to_member_dyads_with_its_organisation(arrangements):
+    members = source("atop5_1m.csv.gz")
+    phases = source("atop5_1aph.csv.gz")
+    nato_members = set(members.loc[members["atopid"] == 3180, "member"])
+    nato = arrangements[(arrangements["form"] == "formal") & (arrangements["source_id"] == "3180")]
+    us_uk = nato[(nato["ccode1"] == 2) & (nato["ccode2"] == 200)]
+    assert len(us_uk) == 1
+    row = us_uk.iloc[0]
+    assert row["arrangement_id"] == "ATOP3180-2-200"
+    assert row["start_date"] == pd.Timestamp("1949-04-04")  # begyr/begmo/begday in atop5_1a
+    assert row["end_reason"] == "in_effect" and row["ended"] == 0
+    first_phase = phases[(phases["atopid"] == 3180) & (phases["phase"] == 1)].iloc[0]
+    assert row["organ1"] == first_phase["organ1"] and first_phase["organ1"] >= 2
+    assert row["organ_military"] >= 2 and row["c2i_organ_military"] > 0
+    assert row["defense"] == 1 and row["consul"] == 1
+    # the US is a member throughout, so it forms a dyad with every other member
+    partners = set(nato.loc[nato["ccode1"] == 2, "ccode2"])
+    assert partners == nato_members - {2}
+    founders = set(members.loc[(members["atopid"] == 3180) & (members["phase"] == 1), "member"])
+    pairs = set(zip(nato["ccode1"], nato["ccode2"]))
+    assert all(p in pairs for p in combinations(sorted(founders), 2))
+
+
+# ------------------------------------------------------------------ end reasons
+
+def test_an_arrangement_ending_in_violation_has_that_end_reason(arrangements):
+    members = source("atop5_1m.csv.gz")
+    # German-Soviet pact of 1939 (ATOP 2470): both members coded TERMMODE 3 (broken)
+    pact = members[members["atopid"] == 2470]
+    assert set(pact["member"]) == {255, 365} and set(pact["termmode"]) == {3}
+    row = arrangements.set_index("arrangement_id").loc["ATOP2470-255-365"]
+    assert row["end_reason"] == "violation"
+    assert row["ended"] == 1 and row["violation"] == 1
+    assert row["end_date"].year == pact["yrexit"].iloc[0]
+
+
+def test_every_bilateral_alliance_broken_by_both_members_is_a_violation(arrangements):
+    members = source("atop5_1m.csv.gz")
+    g = members.groupby("atopid")
+    two = g["member"].nunique().eq(2) & g["phase"].nunique().eq(1) & g["termmode"].agg(
+        lambda s: set(s) == {3})
+    ids = [str(i) for i in two[two].index]
+    assert len(ids) > 50
+    formal = arrangements[arrangements["source_id"].isin(ids)]
+    assert len(formal) == len(ids)
+    assert (formal["end_reason"] == "violation").all()
+
+
+def test_in_effect_alliances_are_censored_at_the_atop_data_end(arrangements):
+    formal = arrangements[arrangements["form"] == "formal"]
+    in_effect = formal["end_reason"] == "in_effect"
+    assert (formal.loc[in_effect, "stop_date"] == pd.Timestamp("2018-12-31")).all()
+    assert (formal.loc[in_effect, "ended"] == 0).all()
+    assert formal.loc[formal["end_reason"] == "sovereignty_loss", "ended"].eq(0).all()
+
+
+# ------------------------------------------------------------------ panels
+
+def test_spells_are_contiguous_with_the_event_last(spells):
+    s = spells.sort_values(["arrangement_id", "year"])
+    same = s["arrangement_id"].eq(s["arrangement_id"].shift())
+    assert np.allclose(s["start"][same].to_numpy(), s["stop"].shift()[same].to_numpy(), atol=2e-4)
+    assert (s["stop"] > s["start"]).all()
+    last = ~s["arrangement_id"].eq(s["arrangement_id"].shift(-1))
+    assert (s.loc[~last, "event"] == 0).all()
+    assert s["year"].between(1980, 2010).all()
+    trunc = s[s["left_truncated"] == 1].groupby("arrangement_id")["start"].min()
+    assert (trunc > 0).all()
+    fresh = s[s["left_truncated"] == 0].groupby("arrangement_id")["start"].min()
+    assert np.allclose(fresh, 0.0)
+    assert (s["event_violation"] <= s["event"]).all()
+
+
+def test_dyad_years_cover_all_system_dyads(dyad_years):
+    system = source("system2016.csv.gz")
+    n = system[system["year"].between(1980, 2010)].groupby("year").size()
+    assert len(dyad_years) == int((n * (n - 1) // 2).sum())
+    status = np.select([dyad_years["formal"].eq(1) & dyad_years["informal"].eq(1),
+                        dyad_years["formal"].eq(1), dyad_years["informal"].eq(1)],
+                       ["both", "formal", "informal"], "none")
+    assert (dyad_years["status"].astype(str) == status).all()
+    us_uk = dyad_years[(dyad_years["ccode1"] == 2) & (dyad_years["ccode2"] == 200)]
+    assert (us_uk["formal"] == 1).all()
+
+
+# ------------------------------------------------------------------ codebook and rebuild
+
+def test_every_column_of_every_unit_has_a_codebook_entry():
+    for unit in ds.UNITS:
+        with gzip.open(BUILT / f"{unit}.csv.gz", "rt", encoding="utf-8") as fh:
+            header = fh.readline().strip().split(",")
+        book = ds.codebook(unit)
+        assert list(book.columns[:6]) == ["name", "label", "type", "unit", "source", "rule"]
+        assert header == list(book["name"])
+        assert book["label"].str.len().gt(0).all() and book["rule"].str.len().gt(0).all()
+        assert book["type"].isin(["str", "int", "float", "date", "category"]).all()
+
+
+def test_rebuild_is_byte_identical(tmp_path):
+    paths = ds.build(dest=tmp_path)
+    for unit in (*ds.UNITS, "codebook"):
+        name = paths[unit].name
+        assert (tmp_path / name).read_bytes() == (BUILT / name).read_bytes(), name
+
+
+def test_alternative_coding_is_a_swap():
+    coding = load_coding("provisions_only")
+    src = B.read_sources()
+    panel, tables = B.state_year_panel(src), B.dyad_year_tables(src)
+    arr = B.arrangements(src, coding, panel, tables)
+    assert "c2i_mme_exercise" not in arr.columns
+    items = arr.filter(like="c2i_")
+    assert set(np.unique(items.to_numpy()[~np.isnan(items.to_numpy())])) <= {0.0, 1.0}
+    nato = arr[arr["arrangement_id"] == "ATOP3180-2-200"].iloc[0]
+    phases = source("atop5_1aph.csv.gz")
+    assert nato["intcom"] == phases.loc[phases["atopid"] == 3180, "intcom"].max()  # "ever"
+    with pytest.raises(ConfigError, match="unknown coding"):
+        load_coding("no_such_coding")
+
+
+# ------------------------------------------------------------------ validate
+
+@pytest.fixture
+def good(arrangements) -> pd.DataFrame:
+    cols = ["arrangement_id", "form", "ccode1", "ccode2", "start_date", "stop_date", "duration", "ended"]
+    frame = arrangements[cols].head(10).copy()
+    frame["start_date"] = frame["start_date"].dt.strftime("%Y-%m-%d")
+    frame["stop_date"] = frame["stop_date"].dt.strftime("%Y-%m-%d")
+    frame["form"] = frame["form"].astype(str)
+    return frame.reset_index(drop=True)
+
+
+def test_validate_accepts_good_data_without_touching_it(good):
+    before = good.copy()
+    out = ds.validate(good, "arrangements", "mine.csv")
+    pd.testing.assert_frame_equal(good, before)
+    assert pd.api.types.is_datetime64_any_dtype(out["start_date"])
+
+
+@pytest.mark.parametrize("case", ["missing", "type", "end_before_start", "duplicate", "duration",
+                                  "ccode", "level", "empty_required", "event_flag"])
+def test_validate_names_column_and_rows(good, case):
+    bad = good.copy()
+    if case == "missing":
+        bad = bad.drop(columns=["start_date"])
+        column, rows = "start_date", None
+    elif case == "type":
+        bad["duration"] = bad["duration"].astype(object)
+        bad.loc[2, "duration"] = "long"
+        column, rows = "duration", "row 3"
+    elif case == "end_before_start":
+        bad.loc[[1, 4], "stop_date"] = "1800-01-01"
+        column, rows = "stop_date", "rows 2, 5"
+    elif case == "duplicate":
+        bad.loc[3, "arrangement_id"] = bad.loc[0, "arrangement_id"]
+        column, rows = "arrangement_id", "rows 1, 4"
+    elif case == "duration":
+        bad.loc[5, "duration"] = -1.0
+        column, rows = "duration", "row 6"
+    elif case == "ccode":
+        bad.loc[6, "ccode2"] = 9999
+        column, rows = "ccode2", "row 7"
+    elif case == "level":
+        bad.loc[0, "form"] = "alliance"
+        column, rows = "form", "row 1"
+    elif case == "empty_required":
+        bad.loc[8, "ended"] = np.nan
+        column, rows = "ended", "row 9"
+    else:
+        bad.loc[7, "ended"] = 2
+        column, rows = "ended", "row 8"
+    with pytest.raises(DataError) as info:
+        ds.validate(bad, "arrangements", "mine.csv")
+    message = str(info.value)
+    assert f"'{column}'" in message and "mine.csv" in message
+    if rows:
+        assert rows in message
+
+
+def test_validate_spells_need_positive_length(spells):
+    bad = spells.head(6).copy().reset_index(drop=True)
+    bad.loc[4, "stop"] = bad.loc[4, "start"]
+    with pytest.raises(DataError, match=r"column 'stop'.*row 5"):
+        ds.validate(bad, "arrangement_years", "spells.dta")
+
+
+def test_validate_suggests_renames(good):
+    bad = good.rename(columns={"start_date": "startdate"})
+    with pytest.raises(DataError, match="'startdate' -> 'start_date'"):
+        ds.validate(bad, "arrangements", "mine.csv")
+
+
+def test_validate_rejects_unknown_unit(good):
+    with pytest.raises(DataError, match="unknown unit"):
+        ds.validate(good, "alliances", "mine.csv")
+
+
+# ------------------------------------------------------------------ read_table and describe
+
+def test_read_table_by_extension(tmp_path, good, monkeypatch):
+    good.to_csv(tmp_path / "a.csv", index=False)
+    pd.testing.assert_frame_equal(ds.read_table(tmp_path / "a.csv"), good, check_dtype=False)
+    good.to_stata(tmp_path / "a.dta", write_index=False)
+    assert list(ds.read_table(tmp_path / "a.dta").columns) == list(good.columns)
+    (tmp_path / "a.sav").touch()
+    with pytest.raises(DataError, match="supported"):
+        ds.read_table(tmp_path / "a.sav")
+    with pytest.raises(DataError, match="does not exist"):
+        ds.read_table(tmp_path / "nope.csv")
+    import c2stats.datasets.schema as v
+
+    def no_module(name):
+        raise ImportError(name)
+
+    monkeypatch.setattr(v.importlib, "import_module", no_module)
+    (tmp_path / "a.parquet").touch()
+    with pytest.raises(DataError, match="pip install pyarrow"):
+        ds.read_table(tmp_path / "a.parquet")
+
+
+def test_describe_counts_forms_decades_events(arrangements, dyad_years):
+    text = ds.describe(arrangements)
+    assert "formal" in text and "informal" in text and "decade" in text and "censored" in text
+    n_formal = int((arrangements["form"] == "formal").sum())
+    assert f"{n_formal}" in text
+    assert "onset_formal" in ds.describe(dyad_years)
