@@ -110,7 +110,9 @@ def build(dest: Path | None = None, coding: str | Path | None = None) -> dict[st
     """
     from c2stats.datasets.stages import build_all
 
-    return build_all(dest=dest, coding=coding)
+    paths = build_all(dest=dest, coding=coding)
+    _codebook_json.cache_clear()
+    return paths
 
 
 @lru_cache(maxsize=1)
