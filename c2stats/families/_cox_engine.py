@@ -266,6 +266,7 @@ class CoxFit:
     _center: np.ndarray | None = field(default=None, repr=False, compare=False)
     _scale: np.ndarray | None = field(default=None, repr=False, compare=False)
     _stratum_values: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _timefix: bool = field(default=True, repr=False, compare=False)
 
     @property
     def se_model(self) -> np.ndarray:
@@ -915,6 +916,7 @@ def fit_cox(
         _center=center,
         _scale=scale,
         _stratum_values=stratum_values,
+        _timefix=timefix,
     )
 
 
