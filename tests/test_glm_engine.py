@@ -169,3 +169,22 @@ def test_nonconvergence_is_reported(mid):
     X, y = mid
     fit = fit_binary_glm(X=X, y=y, link="probit", maxit=2)
     assert not fit.converged and "did not converge" in fit.reason
+
+
+def test_ill_conditioned_design_reaches_the_exact_fixed_point():
+    """Increment-form IRLS: Cholesky rounding perturbs steps, not the solution (year, year²)."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    year = rng.integers(1816, 2015, n).astype(float)
+    X = np.column_stack([np.ones(n), year, year**2, rng.normal(size=n)])
+    eta = -1 + 0.004 * (year - 1900) - 0.00002 * (year - 1900) ** 2 + 0.5 * X[:, 3]
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    fit = fit_binary_glm(X=X, y=y, epsilon=1e-14)
+    ref = sm.GLM(y, X, family=sm.families.Binomial()).fit(method="irls", tol=1e-14)
+    assert fit.converged
+    np.testing.assert_allclose(fit.coef, ref.params, rtol=1e-6)
+    np.testing.assert_allclose(fit.se_model, ref.bse, rtol=1e-6)
+    # the score (from residuals) vanishes on the natural scale of each column
+    np.testing.assert_allclose(fit.scores.sum(axis=0) / np.abs(X).max(axis=0), 0, atol=1e-7)
