@@ -142,7 +142,7 @@ def build_table(results: Sequence[Result], spec, codebook: dict[str, str] | None
                 b, se, lo, hi = math.exp(b), math.exp(b) * se, math.exp(lo), math.exp(hi)
             est_cells.append(_fmt(b, digits) + _stars(row["p_value"], scheme))
             sub_cells.append(_beneath(spec.statistic, se, lo, hi, row["statistic"], row["p_value"], digits))
-        rows.append(TableRow("coef", labels.get(term, term), tuple(est_cells), term))
+        rows.append(TableRow("coef", _term_label(term, labels), tuple(est_cells), term))
         if spec.statistic != "none":
             rows.append(TableRow("stat", "", tuple(sub_cells), term))
     for key, label, fmt in _gof_rows(results, spec.gof):
@@ -153,6 +153,13 @@ def build_table(results: Sequence[Result], spec, codebook: dict[str, str] | None
         notes.append(" ".join(f"{s} p < {v:g}" for s, v in sorted(scheme.items(), key=lambda kv: -kv[1])) + ".")
     columns = tuple(r.meta.get("label") or r.model_id for r in results)
     return TableModel(spec.id, spec.title, columns, tuple(rows), tuple(n for n in notes if n))
+
+
+def _term_label(term: str, labels: dict[str, str]) -> str:
+    """A term's display name; an interaction without its own label joins its parts' labels with ×."""
+    if term in labels or ":" not in term:
+        return labels.get(term, term)
+    return " × ".join(labels.get(part, part) for part in term.split(":"))
 
 
 def _beneath(statistic: str, se, lo, hi, z, p, digits: int) -> str:
@@ -237,6 +244,7 @@ _LATEX_SPECIAL = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
     "²": r"\textsuperscript{2}",
+    "×": r"\ensuremath{\times}",
     "<": r"\textless{}",
     ">": r"\textgreater{}",
 }
