@@ -259,8 +259,6 @@ class CoxFit:
     """Per coefficient: R's 'Loglik converged before variable ...; beta may be infinite' flag."""
     aliased: np.ndarray
     """Per coefficient: column found redundant by the Cholesky tolerance."""
-    score_resid: np.ndarray | None = field(default=None, repr=False)
-    """Unweighted score residuals (n x p, R's ``residuals(fit, 'score')``), when robust."""
     _risk: _RiskSets | None = field(default=None, repr=False, compare=False)
     _state: _GroupState | None = field(default=None, repr=False, compare=False)
     _center: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -588,9 +586,12 @@ def _score_resid_active(rs: _RiskSets, xs: np.ndarray, state: _GroupState) -> np
     fg = _seg_cumsum_padded(g, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
     e = np.exp(state.eta)
     acum = fa[rs.hi_ref] - fa[rs.lo_ref]
-    resid = fg[rs.hi_ref]
-    resid -= fg[rs.lo_ref]
-    resid -= xs * acum[:, None]
+    resid = np.take(fg, rs.hi_ref, axis=0)
+    tmp = np.take(fg, rs.lo_ref, axis=0)
+    resid -= tmp
+    np.multiply(xs, acum[:, None], out=tmp)
+    resid -= tmp
+    del tmp
     resid *= e[:, None]
     dp = rs.death_pos
     dg = rs.death_group
@@ -859,27 +860,31 @@ def fit_cox(
 
     vcov_robust = None
     robust_score = None
-    score_resid = None
     n_clusters = None
+    del work
     if robust or cluster_arr is not None:
-        resid_s = _score_resid_active(rs, xs, state)
-        lw = resid_s * (rs.weights / 1.0)[:, None]
-        # R's robust score test uses score residuals at init (the null linear predictor)
-        resid0_s = _score_resid_active(rs, xs, state0)
-        lw0 = resid0_s * rs.weights[:, None]
         if cluster_arr is not None:
             cvals, ccodes = np.unique(cluster_arr, return_inverse=True)
             n_clusters = int(cvals.size)
-            cc = ccodes[rs.rows]
-            lw = _cluster_sums(lw, cc, n_clusters)
-            lw0 = _cluster_sums(lw0, cc, n_clusters)
-        lw /= scale
-        lw0 /= scale
-        meat = lw.T @ lw
-        vcov_robust = vcov_model @ meat @ vcov_model
-        u0 = lw0.sum(axis=0)
-        robust_score = _wald(lw0.T @ lw0, u0)
-        score_resid = _to_rows(rs, resid_s / scale)
+            cc = ccodes.ravel()[rs.rows]
+
+        def _scores(st: _GroupState) -> np.ndarray:
+            # weighted score residuals (summed within clusters), original covariate scale
+            lw = _score_resid_active(rs, xs, st)
+            if not rs.unit_weights:
+                lw *= rs.weights[:, None]
+            if cluster_arr is not None:
+                lw = _cluster_sums(lw, cc, n_clusters)
+            lw /= scale
+            return lw
+
+        lw = _scores(state)
+        vcov_robust = vcov_model @ (lw.T @ lw) @ vcov_model
+        del lw
+        # R's robust score test uses the score residuals at init (the null linear predictor)
+        lw0 = _scores(state0)
+        robust_score = _wald(lw0.T @ lw0, lw0.sum(axis=0))
+        del lw0
     vcov_reported = vcov_model if vcov_robust is None else vcov_robust
     wald = (
         _wald(vcov_reported[np.ix_(~aliased, ~aliased)], diff0[~aliased]) if df else 0.0
@@ -910,7 +915,6 @@ def fit_cox(
         linear_predictors=lp,
         infinite=infinite,
         aliased=aliased,
-        score_resid=score_resid,
         _risk=rs,
         _state=state,
         _center=center,
@@ -931,17 +935,14 @@ def score_residuals(fit: CoxFit, X: np.ndarray, *, weighted: bool = False) -> np
     ``X`` must be the covariate matrix the fit was computed from. Efron-form under Efron ties;
     rows never at risk get zeros. ``weighted=True`` multiplies by the case weights.
     """
-    if fit.score_resid is not None:
-        out = fit.score_resid.copy()
-    else:
-        rs, state = fit._risk, fit._state
-        x = np.asarray(X, dtype=float)
-        if x.ndim == 1:
-            x = x[:, None]
-        if rs is None or state is None or x.shape[0] != rs.n:
-            raise ValueError(f"X has {x.shape[0]} rows but the fit has {fit.n}")
-        xs = (x[rs.rows] - fit._center) * fit._scale
-        out = _to_rows(rs, _score_resid_active(rs, xs, state) / fit._scale)
+    rs, state = fit._risk, fit._state
+    x = np.asarray(X, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    if rs is None or state is None or x.shape[0] != rs.n:
+        raise ValueError(f"X has {x.shape[0]} rows but the fit has {fit.n}")
+    xs = (x[rs.rows] - fit._center) * fit._scale
+    out = _to_rows(rs, _score_resid_active(rs, xs, state) / fit._scale)
     if weighted:
         rs = fit._risk
         w = np.zeros(rs.n)
