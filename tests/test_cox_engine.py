@@ -330,3 +330,22 @@ def test_bad_input_raises_value_error(kwargs, message):
     args = {"X": x, "time": time, "event": event} | kwargs
     with pytest.raises(ValueError, match=message):
         fit_cox(**args)
+
+
+@pytest.mark.parametrize("ref", EXTRA["step_halving"], ids=lambda r: f"{r['data']}-{r['init']}")
+def test_step_halving_from_bad_starting_values_follows_r(ref):
+    d = _data(f"{ref['data']}.csv")
+    if ref["data"] == "lung":
+        x = d[["age", "sex", "ph_ecog"]].to_numpy(float)
+        fit = fit_cox(x, d["time"].to_numpy(float), d["event"].to_numpy(), init=np.array(ref["init"], float))
+    else:
+        x = d[["age", "year", "surgery", "transplant"]].to_numpy(float)
+        fit = fit_cox(x, d["stop"].to_numpy(float), d["event"].to_numpy(), entry=d["start"].to_numpy(float),
+                      init=np.array(ref["init"], float))
+        assert fit.step_halvings == ref["step_halvings"]
+    assert fit.converged and fit.iterations == ref["iter"]
+    assert fit.step_halvings > 0
+    np.testing.assert_allclose(fit.coef, ref["coef"], atol=1e-6, rtol=0)
+    np.testing.assert_allclose([fit.loglik_null, fit.loglik], ref["loglik"], atol=1e-6, rtol=0)
+    assert fit.score_test == pytest.approx(ref["score"], rel=1e-8)  # score test at init
+    assert fit.wald_test == pytest.approx(ref["wald_test"], rel=1e-8)  # Wald test of coef - init

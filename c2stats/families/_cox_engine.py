@@ -821,7 +821,7 @@ def fit_cox(
                 old_beta = new_beta
                 last_good = (new_beta.copy(), newlk, u_new, chol_new, st_new)
                 new_beta = new_beta + step
-        if iterations == max_iter and not converged and not np.isfinite(loglik):
+        if not converged and not np.isfinite(loglik):
             reason = "the log-likelihood is not finite; the fit failed"
 
     vinv = _chinv2(chol)
@@ -832,16 +832,16 @@ def fit_cox(
     vcov_model = vinv * np.outer(scale, scale)
     df = int(np.sum(~aliased))
 
-    # R's infinite-coefficient check (coxph.fit / agreg.fit)
-    tinf = np.sqrt(eps) if toler_inf is None else toler_inf
-    with np.errstate(invalid="ignore"):
-        infs = np.abs(u_orig @ vcov_model)
-        if counting:
-            infinite = ~np.isfinite(u_orig) | (infs > tinf * (1 + np.abs(coef)))
-        else:
-            infinite = ~np.isfinite(u_orig) | ((infs > eps) & (infs > tinf * np.abs(coef)))
-    if max_iter <= 1 or not converged:
-        infinite = np.zeros(p, dtype=bool) if max_iter <= 1 else infinite & False
+    # R's infinite-coefficient check after a converged fit (coxph.fit / agreg.fit)
+    infinite = np.zeros(p, dtype=bool)
+    if converged and max_iter > 1:
+        tinf = np.sqrt(eps) if toler_inf is None else toler_inf
+        with np.errstate(invalid="ignore"):
+            infs = np.abs(u_orig @ vcov_model)
+            if counting:
+                infinite = ~np.isfinite(u_orig) | (infs > tinf * (1 + np.abs(coef)))
+            else:
+                infinite = ~np.isfinite(u_orig) | ((infs > eps) & (infs > tinf * np.abs(coef)))
     if converged and infinite.any():
         converged = False
         reason = (

@@ -64,4 +64,20 @@ lung$age2 <- 2 * lung$age
 fc <- coxph(Surv(time, event) ~ age + sex + age2, data = lung, ties = "efron", control = ctl)
 out$lung_collinear <- list(coef = unname(coef(fc)), var = unname(fc$var), loglik = fc$loglik, iter = fc$iter)
 
+# bad starting values: Newton-Raphson needs step halving (coxfit6 / agfit4 rules)
+halving <- list()
+for (init in list(c(0.3, 3, -3), c(0.5, -5, 5), c(-0.2, 8, 0))) {
+  f <- coxph(Surv(time, event) ~ age + sex + ph_ecog, data = lung, init = init, control = ctl)
+  halving[[length(halving) + 1]] <- list(data = "lung", init = init, iter = f$iter, loglik = f$loglik,
+                                         coef = unname(coef(f)), wald_test = f$wald.test, score = f$score)
+}
+for (init in list(c(0.3, 1, 5, -5), c(-0.3, -2, 8, 4))) {
+  f <- coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart, init = init,
+             control = ctl)
+  halving[[length(halving) + 1]] <- list(data = "heart", init = init, iter = f$iter, loglik = f$loglik,
+                                         coef = unname(coef(f)), wald_test = f$wald.test, score = f$score,
+                                         step_halvings = unname(f$info["step halving"]))
+}
+out$step_halving <- halving
+
 cat(toJSON(out, digits = I(17), auto_unbox = TRUE, na = "null", pretty = FALSE))
