@@ -99,3 +99,16 @@ def test_parametric_survival_rejects_start(golden):
     frame = reference_data("ovarian.csv").assign(entry=0.0)
     with pytest.raises(SpecificationError, match="does not support start"):
         fit({"family": "weibull", **OVARIAN, "start": "entry"}, frame)
+
+
+# ----------------------------------------------------------------------------------------------
+# firth: brglm2::brglmFit(type = "AS_mean") on endometrial (NV quasi-completely separates)
+# ----------------------------------------------------------------------------------------------
+def test_firth_matches_brglm2(golden):
+    ref = golden["endometrial_firth"]["firth"]
+    result = fit({"family": "firth", "formula": "HG ~ NV + PI + EH"}, reference_data("endometrial.csv"))
+    assert_matches(result, ref["coef"], ref["se_model"])
+    assert result.glance["loglik"] == pytest.approx(ref["loglik_unpenalized"], abs=1e-6)
+    assert result.glance["loglik_penalized"] == pytest.approx(ref["loglik_penalized"], abs=1e-6)
+    assert result.glance["nobs"] == ref["n"]
+    assert result.glance["converged"] is True and result.meta["scale"] == "log_odds"
