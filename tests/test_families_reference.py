@@ -112,3 +112,31 @@ def test_firth_matches_brglm2(golden):
     assert result.glance["loglik_penalized"] == pytest.approx(ref["loglik_penalized"], abs=1e-6)
     assert result.glance["nobs"] == ref["n"]
     assert result.glance["converged"] is True and result.meta["scale"] == "log_odds"
+
+
+# ----------------------------------------------------------------------------------------------
+# discrete_hazard: glm(binomial(link)) + sandwich (engines.json mid_glm; golden mid_binary)
+# ----------------------------------------------------------------------------------------------
+MID = "conflict ~ major + contig + power + maxdem + mindem + years"
+MID_VCOV = {
+    "se_model": "model",
+    "se_HC0": "HC0",
+    "se_HC1": "HC1",
+    "se_CL_years_HC0": {"type": "cluster", "groups": "years", "hc": "HC0"},
+    "se_CL_years_HC1": {"type": "cluster", "groups": "years"},
+    "se_CL2_years_maxdem_HC1": {"type": "cluster", "groups": ["years", "maxdem"]},
+}
+
+
+@pytest.mark.parametrize("link", ["logit", "probit", "cloglog"])
+@pytest.mark.parametrize("se_key", list(MID_VCOV))
+def test_discrete_hazard_matches_glm(link, se_key):
+    ref = ENGINES["mid_glm"][link]
+    spec = {"family": "discrete_hazard", "formula": MID, "options": {"link": link, "epsilon": 1e-14},
+            "vcov": MID_VCOV[se_key]}
+    result = fit(spec, reference_data("mid.csv"))
+    assert_matches(result, ref["coef"], ref[se_key])
+    assert result.glance["loglik"] == pytest.approx(ref["loglik"], abs=1e-6)
+    assert result.glance["nobs"] == ref["n"]
+    assert result.meta["scale"] == {"logit": "log_odds", "probit": "probit", "cloglog": "log_hazard"}[link]
+    assert result.glance["link"] == link
