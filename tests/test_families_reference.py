@@ -140,3 +140,36 @@ def test_discrete_hazard_matches_glm(link, se_key):
     assert result.glance["nobs"] == ref["n"]
     assert result.meta["scale"] == {"logit": "log_odds", "probit": "probit", "cloglog": "log_hazard"}[link]
     assert result.glance["link"] == link
+
+
+# ----------------------------------------------------------------------------------------------
+# mnlogit: exact Newton (golden mnlogit_newton; nnet::multinom agrees to its BFGS precision)
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("base", [None, 1, "1"])
+def test_mnlogit_matches_multinom(golden, base):
+    case = golden["mexico_mnl"]
+    ref = case["mnlogit_newton"]
+    options = {} if base is None else {"base": base}
+    result = fit({"family": "mnlogit", "formula": case["formula"], "options": options}, reference_data("mexico.csv"))
+    assert sorted(result.tidy["component"].unique()) == sorted(ref["coef"])
+    for category in ref["coef"]:
+        assert_matches(result, ref["coef"][category], ref["se_model"][category], component=category)
+    assert result.glance["loglik"] == pytest.approx(ref["loglik"], abs=1e-6)
+    assert result.glance["nobs"] == case["n"]
+    assert result.glance["base"] == str(case["base_category"])
+    assert result.meta["scale"] == "log_relative_risk"
+    V = result.vcov()
+    assert list(V.index[:2]) == ["2: (Intercept)", "2: pristr"]
+
+
+def test_mnlogit_other_base_is_a_reparameterisation(golden):
+    case = golden["mexico_mnl"]
+    ref = case["mnlogit_newton"]["coef"]
+    result = fit({"family": "mnlogit", "formula": case["formula"], "options": {"base": 3}}, reference_data("mexico.csv"))
+    tidy = result.tidy.set_index(["component", "term"])["estimate"]
+    for term, value in ref["2"].items():  # beta_{2 vs 3} = beta_{2 vs 1} - beta_{3 vs 1}
+        assert tidy[("2", term)] == pytest.approx(value - ref["3"][term], abs=1e-6)
+        assert tidy[("1", term)] == pytest.approx(-ref["3"][term], abs=1e-6)
+    assert result.glance["loglik"] == pytest.approx(case["mnlogit_newton"]["loglik"], abs=1e-6)
+    with pytest.raises(SpecificationError, match="base category 7"):
+        fit({"family": "mnlogit", "formula": case["formula"], "options": {"base": 7}}, reference_data("mexico.csv"))
