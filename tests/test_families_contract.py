@@ -36,8 +36,8 @@ def make_data(seed: int = 20240611) -> pd.DataFrame:
     x2 = rng.normal(size=n)
     effect = rng.normal(scale=0.7, size=n_ent)[entity - 1]
     eta = -0.4 + 0.8 * x1 - 0.5 * x2
-    a = rng.integers(0, 30, size=n)
-    b = (a + 1 + rng.integers(0, 29, size=n)) % 30  # a dyad's two members always differ
+    a = rng.integers(0, 100, size=n)
+    b = (a + 1 + rng.integers(0, 99, size=n)) % 100  # a dyad's two members always differ
     u = rng.random(n)
     p2, p3 = 0.3 * expit(eta), 0.4 * expit(-eta)
     return pd.DataFrame({

@@ -173,3 +173,88 @@ def test_mnlogit_other_base_is_a_reparameterisation(golden):
     assert result.glance["loglik"] == pytest.approx(case["mnlogit_newton"]["loglik"], abs=1e-6)
     with pytest.raises(SpecificationError, match="base category 7"):
         fit({"family": "mnlogit", "formula": case["formula"], "options": {"base": 7}}, reference_data("mexico.csv"))
+
+
+# ----------------------------------------------------------------------------------------------
+# ols: lm + sandwich on Grunfeld (pooled OLS also equals golden grunfeld_panel$pooling).
+# Values from R 4.2.2, sandwich 3.0-2 (Debian), with g <- read.csv("data/grunfeld.csv"),
+# g$w <- 1 + (seq_len(nrow(g)) %% 3), f <- lm(inv ~ value + capital, g [, weights = w]) or
+# lm(inv ~ 0 + value + capital, g); se of vcov(f), vcovHC(f, type), vcovCL(f, ~firm, type),
+# vcovCL(f, ~firm + year, type = "HC1"); summary(f)$r.squared / adj.r.squared / sigma,
+# logLik(f), AIC(f), BIC(f).
+# ----------------------------------------------------------------------------------------------
+OLS_R = {
+    "ols": {
+        "coef": [-42.7143694365594, 0.115562156360552, 0.23067848873197],
+        "se_model": [9.51167603142387, 0.00583570955722063, 0.0254758014765089],
+        "se_HC0": [11.4875628555815, 0.00675967929005367, 0.0484976632393008],
+        "se_HC1": [11.5747011170997, 0.00681095445687195, 0.0488655395343422],
+        "se_CL_firm_HC0": [20.3223045261992, 0.0158142639526021, 0.0845390640052911],
+        "se_CL_firm_HC1": [20.4252029284739, 0.0158943366870588, 0.0849671126355401],
+        "se_CL2_firm_year_HC1": [19.716680683803, 0.0163951494501116, 0.0795431892874803],
+        "r2": 0.812408012544728, "adj_r2": 0.810503525362441, "sigma": 94.408403332255, "df_resid": 197,
+        "loglik": -1191.80236036787, "aic": 2391.60472073575, "bic": 2404.79799020194, "n": 200,
+    },
+    "wls": {
+        "coef": [-46.3644675326517, 0.116787452364959, 0.24557525800904],
+        "se_model": [9.46534322352827, 0.00592646672851742, 0.024950177635935],
+        "se_HC0": [13.1878068013291, 0.0071343621154871, 0.0555889614087084],
+        "se_HC1": [13.2878421676076, 0.00718847941779047, 0.0560106283469139],
+        "se_CL_firm_HC0": [21.1785873015199, 0.0169970018299617, 0.0892847198517445],
+        "se_CL_firm_HC1": [21.2858213405017, 0.0170830631489183, 0.0897367972728089],
+        "se_CL2_firm_year_HC1": [20.8187690140517, 0.0172472716058258, 0.0857065523221997],
+        "r2": 0.822431754656313, "adj_r2": 0.820629031353332, "sigma": 134.753074161096, "df_resid": 197,
+        "loglik": -1202.94120530886, "aic": 2413.88241061772, "bic": 2427.07568008391, "n": 200,
+    },
+    "noint": {
+        "coef": [0.107638425645023, 0.183206241217913],
+        "se_model": [0.00582558288276501, 0.0242749885836205],
+        "se_HC0": [0.00712134671462287, 0.0456186652471154],
+        "se_HC1": [0.00715722274376791, 0.0458484836550022],
+        "se_CL_firm_HC0": [0.0183225284299149, 0.0913511799286319],
+        "se_CL_firm_HC1": [0.0183687391676953, 0.0915815741909608],
+        "se_CL2_firm_year_HC1": [0.0189159576031171, 0.0874769802920068],
+        "r2": 0.857893210132984, "adj_r2": 0.856457788013115, "sigma": 98.8722984254832, "df_resid": 198,
+        "loglik": -1201.54849357241, "aic": 2409.09698714483, "bic": 2418.99193924447, "n": 200,
+    },
+}
+OLS_VCOV = {
+    "se_model": "model",
+    "se_HC0": "HC0",
+    "se_HC1": "HC1",
+    "se_CL_firm_HC0": {"type": "cluster", "groups": "firm", "hc": "HC0"},
+    "se_CL_firm_HC1": {"type": "cluster", "groups": "firm"},
+    "se_CL2_firm_year_HC1": {"type": "cluster", "groups": ["firm", "year"]},
+}
+
+
+@pytest.mark.parametrize("case", list(OLS_R))
+@pytest.mark.parametrize("se_key", list(OLS_VCOV))
+def test_ols_matches_lm_and_sandwich(case, se_key):
+    ref = OLS_R[case]
+    frame = reference_data("grunfeld.csv").assign(w=lambda d: 1.0 + (np.arange(1, len(d) + 1) % 3))
+    spec = {"family": "ols", "formula": "inv ~ value + capital" if case != "noint" else "inv ~ 0 + value + capital",
+            "vcov": OLS_VCOV[se_key]}
+    if case == "wls":
+        spec["weights"] = "w"
+    result = fit(spec, frame)
+    np.testing.assert_allclose(result.tidy["estimate"], ref["coef"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(result.tidy["std_error"], ref[se_key], rtol=1e-5)
+    for key in ("r2", "adj_r2", "sigma"):
+        assert result.glance[key] == pytest.approx(ref[key], rel=1e-9), key
+    for key in ("loglik", "aic", "bic"):
+        assert result.glance[key] == pytest.approx(ref[key], abs=1e-6), key
+    assert result.glance["nobs"] == ref["n"] and result.glance["df_resid"] == ref["df_resid"]
+    # t reference with n - k degrees of freedom, as summary.lm / coeftest
+    tidy = result.tidy
+    from scipy import stats
+
+    np.testing.assert_allclose(tidy["p_value"], 2 * stats.t.sf(np.abs(tidy["statistic"]), ref["df_resid"]), rtol=1e-12)
+
+
+def test_ols_pooled_equals_golden_plm_pooling(golden):
+    ref = golden["grunfeld_panel"]["pooling"]
+    result = fit({"family": "ols", "formula": "inv ~ value + capital"}, reference_data("grunfeld.csv"))
+    assert_matches(result, ref["coef"], ref["se_model"])
+    robust = fit({"family": "ols", "formula": "inv ~ value + capital", "vcov": "robust"}, reference_data("grunfeld.csv"))
+    np.testing.assert_allclose(robust.tidy["std_error"], OLS_R["ols"]["se_HC1"], rtol=1e-5)  # robust = Stata's HC1
