@@ -53,7 +53,7 @@ class Cox(Family):
         return _strata_columns(options)
 
     def fit(self, spec, data: ModelData) -> Estimate:
-        from ._cox_engine import fit_cox
+        from ._cox_engine import fit_cox, score_residuals
 
         options = self.Options.model_validate(spec.options)
         X = data.X
@@ -68,13 +68,13 @@ class Cox(Family):
             strata = pd.MultiIndex.from_frame(data.frame[strata_cols]).factorize()[0] if len(strata_cols) > 1 \
                 else pd.factorize(data.frame[strata_cols[0]])[0]
         fit = fit_cox(X, data.time, data.event, entry=data.entry, strata=strata, weights=data.weights,
-                      ties=options.ties, robust=spec.vcov.type != "model", eps=options.eps, max_iter=options.max_iter)
+                      ties=options.ties, eps=options.eps, max_iter=options.max_iter)
         n, k = X.shape
         if spec.vcov.type == "model":
             vcov = fit.vcov_model
         else:
             # R: D'D with D = (weighted score residuals) x model variance, i.e. a sandwich with no factor
-            scores = fit.score_resid if data.weights is None else fit.score_resid * data.weights[:, None]
+            scores = score_residuals(fit, X, weighted=True)
             vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=scores,
                                  groups=data.groups, n=n, k=k, cluster_default="none", robust_kind="none")
         notes = () if fit.converged else (f"model {spec.id!r}: did not converge ({fit.reason}).",)
@@ -85,10 +85,15 @@ class Cox(Family):
             "n_subjects": None,
             "ties": options.ties,
             "lr_test": fit.lr_test,
-            "wald_test": fit.wald_test,
+            "wald_test": _wald(fit.coef, vcov),  # R: with the robust variance when one is requested
             "score_test": fit.score_test,
             "converged": bool(fit.converged),
             "iterations": int(fit.iterations),
             "n_strata": int(len(np.unique(strata))) if strata is not None else None,
         }
         return Estimate(names, fit.coef, vcov, glance, raw=fit, notes=notes)
+
+
+def _wald(coef: np.ndarray, vcov: np.ndarray) -> float:
+    """Wald chi-square of all coefficients being zero, with the reported variance."""
+    return float(coef @ np.linalg.lstsq(vcov, coef, rcond=None)[0])
