@@ -110,11 +110,12 @@ class VcovSpec(_Strict):
     groups: str | list[str] | None = Field(
         default=None, description="Cluster column(s): one or two for cluster; the two member columns for dyadic."
     )
-    hc: Literal["HC0", "HC1"] | None = Field(
+    hc: Literal["HC0", "HC1", "sss"] | None = Field(
         default=None,
         description=(
             "Small-sample convention of cluster SEs where the family offers one: HC1 = sandwich vcovCL "
-            "type='HC1' / Stata, HC0 = G/(G-1) only. Default is the family's (R's) default."
+            "type='HC1' / Stata, HC0 = G/(G-1) only. panel follows plm's vcovHC: HC0 = no factor, "
+            "HC1 = n/(n-k), sss = G/(G-1)(n-1)/(n-k) (Stata). Default is the family's (R's) default."
         ),
     )
     reps: int | None = Field(default=None, ge=2, description="Bootstrap replications (bootstrap only).")

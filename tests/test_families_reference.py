@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import c2stats
@@ -258,3 +259,85 @@ def test_ols_pooled_equals_golden_plm_pooling(golden):
     assert_matches(result, ref["coef"], ref["se_model"])
     robust = fit({"family": "ols", "formula": "inv ~ value + capital", "vcov": "robust"}, reference_data("grunfeld.csv"))
     np.testing.assert_allclose(robust.tidy["std_error"], OLS_R["ols"]["se_HC1"], rtol=1e-5)  # robust = Stata's HC1
+
+
+# ----------------------------------------------------------------------------------------------
+# panel: plm on Grunfeld (golden grunfeld_panel; engines.json vcovDC and white1)
+# ----------------------------------------------------------------------------------------------
+PANEL_ESTIMATORS = {
+    "within_individual": {"estimator": "within"},
+    "within_twoways": {"estimator": "within", "effects": ["entity", "time"]},
+    "pooling": {"estimator": "pooled"},
+    "random_swar": {"estimator": "random"},
+}
+PANEL_VCOV = {
+    "se_model": "model",
+    "se_CLgroup_HC0": {"type": "cluster", "groups": "firm"},  # plm's default type is HC0
+    "se_CLgroup_HC1": {"type": "cluster", "groups": "firm", "hc": "HC1"},
+    "se_CLgroup_sss": {"type": "cluster", "groups": "firm", "hc": "sss"},
+    "se_CLtime_HC0": {"type": "cluster", "groups": "year", "hc": "HC0"},
+}
+PANEL_CASES = [(c, v) for c in PANEL_ESTIMATORS for v in PANEL_VCOV if c != "random_swar" or v == "se_model"]
+
+
+def panel_fit(case, vcov, frame=None):
+    spec = {"family": "panel", "formula": "inv ~ value + capital",
+            "options": {"index": ["firm", "year"], **PANEL_ESTIMATORS[case]}, "vcov": vcov}
+    return fit(spec, reference_data("grunfeld.csv") if frame is None else frame)
+
+
+@pytest.mark.parametrize("case, se_key", PANEL_CASES)
+def test_panel_matches_plm(golden, case, se_key):
+    ref = golden["grunfeld_panel"][case]
+    result = panel_fit(case, PANEL_VCOV[se_key])
+    assert_matches(result, ref["coef"], ref[se_key])
+    assert result.glance["nobs"] == 200
+    assert result.glance["n_entities"] == 10 and result.glance["n_periods"] == 20
+    if "df_residual" in ref:
+        assert result.glance["df_resid"] == ref["df_residual"]
+    if case == "random_swar":
+        assert result.glance["sigma2_effects"] == pytest.approx(ref["sigma2"]["id"], rel=1e-6)
+        assert result.glance["sigma2_idios"] == pytest.approx(ref["sigma2"]["idios"], rel=1e-6)
+        assert result.glance["theta"] == pytest.approx(ref["theta"], abs=1e-8)
+    if se_key.startswith("se_CL"):
+        assert result.glance["n_clusters"] == (10 if "group" in se_key else 20)
+
+
+@pytest.mark.parametrize("hc", ["HC0", "HC1", "sss"])
+def test_panel_two_way_cluster_matches_vcovDC(hc):
+    ref = ENGINES["grunfeld_extra"]["within_twoways_double"][f"se_DC_{hc}"]
+    result = panel_fit("within_twoways", {"type": "cluster", "groups": ["firm", "year"], "hc": hc})
+    assert_matches(result, {t: result.coef()[t] for t in ref}, ref)
+
+
+@pytest.mark.parametrize("vcov, key", [("robust", "se_white1_HC0"), ("HC0", "se_white1_HC0"), ("HC1", "se_white1_HC1")])
+def test_panel_robust_matches_white1(vcov, key):
+    ref = ENGINES["grunfeld_extra"]["within_individual_white1"][key]
+    result = panel_fit("within_individual", vcov)
+    assert_matches(result, {t: result.coef()[t] for t in ref}, ref)
+
+
+def test_panel_t_reference_and_r2_within(golden):
+    from scipy import stats
+
+    result = panel_fit("within_individual", "model")
+    tidy = result.tidy
+    np.testing.assert_allclose(tidy["p_value"], 2 * stats.t.sf(np.abs(tidy["statistic"]), 188), rtol=1e-12)
+    assert result.glance["r2"] == pytest.approx(result.glance["r2_within"], rel=1e-12)  # plm r.squared, one-way within
+    assert "(Intercept)" not in set(tidy["term"])
+
+
+def test_panel_errors():
+    from c2stats.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="index"):
+        fit({"family": "panel", "formula": "inv ~ value"}, reference_data("grunfeld.csv"))
+    with pytest.raises(ConfigError, match="applies to estimator 'within'"):
+        fit({"family": "panel", "formula": "inv ~ value", "options": {"index": ["firm", "year"], "estimator": "random",
+             "effects": ["entity", "time"]}}, reference_data("grunfeld.csv"))
+    doubled = pd.concat([reference_data("grunfeld.csv")] * 2)
+    with pytest.raises(SpecificationError, match="panel index is not unique"):
+        panel_fit("within_individual", "model", doubled)
+    with pytest.raises(ConfigError, match="sss"):
+        fit({"family": "ols", "formula": "inv ~ value", "vcov": {"type": "cluster", "groups": "firm", "hc": "sss"}},
+            reference_data("grunfeld.csv"))
