@@ -1,7 +1,8 @@
 """Cox proportional-hazards engine matching R's ``survival::coxph`` (survival 3.5-3).
 
 Pure numpy functions: :func:`fit_cox` returns a frozen :class:`CoxFit`; :func:`score_residuals`,
-:func:`dfbeta` and :func:`baseline_hazard` work from a fit. Semantics are those of ``coxph``:
+:func:`dfbeta`, :func:`baseline_hazard` and :func:`survival_curves` work from a fit. Semantics
+are those of ``coxph``:
 
 * ``(start, stop]`` risk sets: a row is at risk at an event time ``t`` of its stratum when
   ``entry < t <= stop``; rows whose interval holds no event time are ignored (``agreg.fit``).
@@ -41,8 +42,10 @@ __all__ = [
     "CoxFit",
     "baseline_hazard",
     "dfbeta",
+    "SurvivalCurves",
     "fit_cox",
     "score_residuals",
+    "survival_curves",
 ]
 
 _TOLER_CHOL = float(np.finfo(float).eps) ** 0.75
@@ -989,4 +992,131 @@ def baseline_hazard(fit: CoxFit, *, centered: bool = True) -> BaselineHazard:
         n_event=rs.n_death.copy(),
         hazard=inc,
         cumhaz=cum,
+    )
+
+
+@dataclass(frozen=True)
+class SurvivalCurves:
+    """Predicted survival curves in long form: one row per (curve, event time of its stratum)."""
+
+    curve: np.ndarray
+    """Index of the new-data row the curve is for."""
+    strata: np.ndarray
+    """Stratum code of the curve (index into ``stratum_values``)."""
+    stratum_values: np.ndarray
+    """The sorted unique strata values of the fit."""
+    time: np.ndarray
+    """Event time."""
+    cumhaz: np.ndarray
+    """Cumulative hazard of the curve."""
+    surv: np.ndarray
+    """Survival ``exp(-cumhaz)``."""
+    std_err: np.ndarray
+    """Standard error of the cumulative hazard (R's ``std.err``, the SE of ``log S``)."""
+    conf_low: np.ndarray
+    """Lower confidence limit of survival (log transform, as survfit's default)."""
+    conf_high: np.ndarray
+    """Upper confidence limit (capped at 1)."""
+
+
+def survival_curves(
+    fit: CoxFit,
+    X_new: np.ndarray,
+    *,
+    strata: np.ndarray | None = None,
+    conf_level: float = 0.95,
+) -> SurvivalCurves:
+    """Predicted survival curves with pointwise intervals, as ``survfit(fit, newdata)``.
+
+    Parameters
+    ----------
+    fit
+        A :func:`fit_cox` result.
+    X_new
+        Covariate rows (m x p, the fit's columns) to predict for.
+    strata
+        Stratum label of each new row (values as passed to :func:`fit_cox`); None gives every new
+        row a curve in every stratum.
+    conf_level
+        Confidence level of the log-transformed intervals ``S exp(+-z se)``.
+
+    Notes
+    -----
+    Hazard increments are Breslow's or Efron's as the fit's ties (survfit's default ``ctype``).
+    The variance of the cumulative hazard at covariates ``x`` is
+    ``r^2 (sum_k v_k + d(t)' V d(t))`` with ``r`` the relative risk at ``x``, ``v_k`` the
+    hazard variance increments (``sum_j w_kj / S0_kj^2``), ``d(t) = H(t) (x - m) - sum_k
+    sum_j h_kj (xbar_kj - m)`` and ``V`` the fit's variance (robust when computed), as
+    survival's ``agsurv``/``coxsurv.fit``.
+    """
+    from scipy.stats import norm
+
+    rs, state = fit._risk, fit._state
+    if rs is None or state is None:
+        raise ValueError("this CoxFit carries no risk-set information")
+    xn = np.asarray(X_new, dtype=float)
+    if xn.ndim == 1:
+        xn = xn[None, :]
+    p = fit.coef.size
+    if xn.ndim != 2 or xn.shape[1] != p:
+        raise ValueError(f"X_new has shape {xn.shape}; expected (m, {p}) like the fitted X")
+    coef = np.where(fit.aliased, 0.0, fit.coef)
+    m_ref = fit.means
+    log_ratio = float(coef @ (m_ref - fit._center)) - state.shift
+    factor = np.exp(log_ratio)
+    h = rs.pair_wt / state.den
+    xbar_orig = state.xbar / fit._scale + fit._center - m_ref  # pair means, centred at fit.means
+    hx = xbar_orig * h[:, None]
+    v = rs.pair_wt / state.den**2
+    if rs.efron:
+        h, v, hx = (np.add.reduceat(a, rs.pair_starts, axis=0) for a in (h, v, hx))
+    haz = h * factor
+    var_inc = v * factor**2
+    hx = hx * factor
+    seg = (rs.seg_starts, rs.seg_ends, rs.seg_of_group)
+    cum = _seg_cumsum_padded(haz, *seg)[1:]
+    cum_var = _seg_cumsum_padded(var_inc, *seg)[1:]
+    cum_x = _seg_cumsum_padded(hx, *seg)[1:]
+    vmat = fit.vcov  # zero rows and columns for aliased coefficients
+    if strata is None:
+        pairs = [(i, s) for i in range(xn.shape[0]) for s in np.unique(rs.group_stratum)]
+    else:
+        labels = np.asarray(strata)
+        if labels.shape != (xn.shape[0],):
+            raise ValueError(f"strata has shape {labels.shape}; expected ({xn.shape[0]},)")
+        codes = np.searchsorted(fit._stratum_values, labels)
+        codes = np.clip(codes, 0, fit._stratum_values.size - 1)
+        bad = fit._stratum_values[codes] != labels
+        if bad.any():
+            raise ValueError(f"unknown stratum {labels[bad][0]!r}; the fit has {list(fit._stratum_values)}")
+        pairs = list(enumerate(codes))
+    z = norm.ppf(0.5 + conf_level / 2)
+    out = {k: [] for k in ("curve", "strata", "time", "cumhaz", "std_err")}
+    seg_stratum = rs.group_stratum[rs.seg_starts]
+    for i, s in pairs:
+        which = np.flatnonzero(seg_stratum == s)
+        if which.size == 0:  # a stratum without events has no curve
+            continue
+        sel = slice(rs.seg_starts[which[0]], rs.seg_ends[which[0]])
+        dx = xn[i] - m_ref
+        risk = float(np.exp(coef @ dx))
+        d = cum[sel, None] * dx[None, :] - cum_x[sel]
+        var = (cum_var[sel] + np.einsum("ij,jk,ik->i", d, vmat, d)) * risk**2
+        out["curve"].append(np.full(sel.stop - sel.start, i))
+        out["strata"].append(np.full(sel.stop - sel.start, s))
+        out["time"].append(rs.group_time[sel])
+        out["cumhaz"].append(cum[sel] * risk)
+        out["std_err"].append(np.sqrt(var))
+    cols = {k: np.concatenate(vals) if vals else np.zeros(0) for k, vals in out.items()}
+    surv = np.exp(-cols["cumhaz"])
+    return SurvivalCurves(
+        curve=cols["curve"].astype(np.int64),
+        strata=cols["strata"].astype(np.int64),
+        stratum_values=fit._stratum_values,
+        time=cols["time"],
+        cumhaz=cols["cumhaz"],
+        surv=surv,
+        std_err=cols["std_err"],
+        conf_low=surv * np.exp(-z * cols["std_err"]),
+        conf_high=np.minimum(1.0, surv * np.exp(z * cols["std_err"])),
     )

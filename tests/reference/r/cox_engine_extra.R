@@ -22,13 +22,13 @@ bh <- function(f, centered) {
 
 # heart: (start, stop], Efron, cluster(id): residuals, dfbeta, baseline hazard, robust score test
 heart <- read.csv("data/heart.csv")
-f <- coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart,
+fh <- coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart,
            cluster = id, ties = "efron", control = ctl)
-out$heart_efron_cluster <- c(fitinfo(f), list(
-  score_resid = unname(residuals(f, type = "score")),
-  dfbeta_cluster = unname(residuals(f, type = "dfbeta", collapse = heart$id)),
+out$heart_efron_cluster <- c(fitinfo(fh), list(
+  score_resid = unname(residuals(fh, type = "score")),
+  dfbeta_cluster = unname(residuals(fh, type = "dfbeta", collapse = heart$id)),
   cluster_order = sort(unique(heart$id)),
-  basehaz_centered = bh(f, TRUE), basehaz_uncentered = bh(f, FALSE)))
+  basehaz_centered = bh(fh, TRUE), basehaz_uncentered = bh(fh, FALSE)))
 fb <- coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart,
             ties = "breslow", control = ctl)
 out$heart_breslow <- c(fitinfo(fb), list(score_resid = unname(residuals(fb, type = "score")),
@@ -79,5 +79,25 @@ for (init in list(c(0.3, 1, 5, -5), c(-0.3, -2, 8, 4))) {
                                          step_halvings = unname(f$info["step halving"]))
 }
 out$step_halving <- halving
+
+# predicted survival curves (survfit.coxph with newdata): Efron + robust variance, Breslow, strata
+curves <- function(fit, newdata) {
+  s <- survfit(fit, newdata = newdata)
+  r <- list(time = s$time, n_event = s$n.event, surv = unname(s$surv), std_err = unname(s$std.err),
+            lower = unname(s$lower), upper = unname(s$upper), cumhaz = unname(s$cumhaz),
+            conf_int = s$conf.int, conf_type = s$conf.type)
+  if (!is.null(s$strata)) r$strata <- rep(names(s$strata), s$strata)
+  r
+}
+hnew <- data.frame(age = c(-10, 5), year = c(1, 4), surgery = c(0, 1), transplant = c(0, 1))
+out$survfit_heart_efron_cluster <- c(list(newdata = hnew), curves(fh, hnew))
+lnew <- data.frame(age = 60, sex = 2, ph_ecog = 1)
+fl <- coxph(Surv(time, event) ~ age + sex + ph_ecog, data = lung, ties = "breslow", control = ctl)
+out$survfit_lung_breslow <- c(list(newdata = lnew), curves(fl, lnew))
+fwr <- coxph(Surv(time, event) ~ age + sex + ph_ecog, data = lung, weights = w, robust = TRUE,
+             ties = "efron", control = ctl)
+out$survfit_lung_weighted_efron <- c(list(newdata = lnew), curves(fwr, lnew))
+vnew <- data.frame(trt = 2, karno = 60, diagtime = 5, age = 60, prior = 0)
+out$survfit_veteran_strat_efron <- c(list(newdata = vnew), curves(fv, vnew))
 
 cat(toJSON(out, digits = I(17), auto_unbox = TRUE, na = "null", pretty = FALSE))
