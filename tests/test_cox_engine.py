@@ -323,6 +323,7 @@ def test_nonconvergence_is_reported():
         ({"entry": np.full(40, 10.0)}, "entry must be < time"),
         ({"strata": np.zeros(39)}, "strata has shape"),
         ({"init": np.zeros(3)}, "init has shape"),
+        ({"entry": np.zeros(40), "robust": True}, "needs cluster="),
     ],
 )
 def test_bad_input_raises_value_error(kwargs, message):
@@ -389,3 +390,18 @@ def test_predicted_survival_curves_match_survfit(key):
                 np.testing.assert_allclose(got[mine], arrays[name][theirs, i], rtol=1e-8, atol=1e-12)
             n_checked += int(mine.sum())
     assert n_checked == curves.time.size > 0
+
+
+def test_many_strata_take_the_vectorised_path(monkeypatch):
+    import c2stats.families._cox_engine as engine
+
+    x, time, event = _sim(n=3000, seed=11, integer_times=True)
+    strata = np.arange(time.size) % 300
+    entry = np.where(np.arange(time.size) % 2 == 0, 0.0, np.minimum(time - 0.5, 1.0))
+    loop = fit_cox(x, time, event, entry=entry, strata=strata, cluster=np.arange(time.size) // 3)
+    monkeypatch.setattr(engine, "_LOOP_SEGMENTS", 0)
+    vec = fit_cox(x, time, event, entry=entry, strata=strata, cluster=np.arange(time.size) // 3)
+    np.testing.assert_allclose(vec.coef, loop.coef, rtol=1e-10)
+    np.testing.assert_allclose(vec.vcov_robust, loop.vcov_robust, rtol=1e-9)
+    assert vec.loglik == pytest.approx(loop.loglik, rel=1e-12)
+    np.testing.assert_allclose(baseline_hazard(vec).cumhaz, baseline_hazard(loop).cumhaz, rtol=1e-9)

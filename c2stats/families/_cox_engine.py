@@ -727,6 +727,11 @@ def fit_cox(
         raise ValueError("cannot fit a Cox model with 0 events")
     if wts is not None and not (wts > 0).all():
         raise ValueError("weights must be > 0 (as R's coxph)")
+    if robust and start is not None and cluster_arr is None:
+        raise ValueError(
+            "robust variance for (start, stop] data needs cluster= (the subject id): rows of one "
+            "subject are not independent (R's coxph stops with 'one of cluster or id is needed')"
+        )
     if start is not None and not (start < stop).all():
         bad = int(np.flatnonzero(~(start < stop))[0])
         raise ValueError(f"entry must be < time in every row; row {bad} has entry {start[bad]} >= time {stop[bad]}")
