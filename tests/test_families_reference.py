@@ -341,3 +341,39 @@ def test_panel_errors():
     with pytest.raises(ConfigError, match="sss"):
         fit({"family": "ols", "formula": "inv ~ value", "vcov": {"type": "cluster", "groups": "firm", "hc": "sss"}},
             reference_data("grunfeld.csv"))
+
+
+# ----------------------------------------------------------------------------------------------
+# mixed: lme4::lmer(inv ~ value + capital + (1 | firm), Grunfeld, REML = TRUE / FALSE,
+# control = lmerControl(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-12, maxfun = 1e5)));
+# R 4.2.2 (Debian) with lme4; fixef, sqrt(diag(vcov)), logLik, AIC, BIC, VarCorr.
+# ----------------------------------------------------------------------------------------------
+MIXED_R = {
+    True: {
+        "coef": [-57.8644244583148, 0.109789723999769, 0.308188114519493],
+        "se": [29.3777574444201, 0.0105267627841834, 0.0171712700825358],
+        "loglik": -1097.92565616164, "aic": 2205.85131232329, "bic": 2222.34289915603, "n": 200,
+        "var_group": 7366.99276401456, "var_resid": 2781.42554119771, "n_groups": 10,
+    },
+    False: {
+        "coef": [-57.7672049128734, 0.109762654466284, 0.307941974224636],
+        "se": [27.6973757773899, 0.0103384163111893, 0.0170720019206798],
+        "loglik": -1095.25696941413, "aic": 2200.51393882825, "bic": 2217.00552566099, "n": 200,
+        "var_group": 6447.65427103322, "var_resid": 2755.4675220202, "n_groups": 10,
+    },
+}
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_mixed_matches_lmer(reml):
+    ref = MIXED_R[reml]
+    options = {"group": "firm"} if reml else {"group": "firm", "reml": False}
+    result = fit({"family": "mixed", "formula": "inv ~ value + capital", "options": options},
+                 reference_data("grunfeld.csv"))
+    np.testing.assert_allclose(result.tidy["estimate"], ref["coef"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(result.tidy["std_error"], ref["se"], rtol=1e-5)
+    for key in ("loglik", "aic", "bic"):
+        assert result.glance[key] == pytest.approx(ref[key], abs=1e-6), key
+    assert result.glance["sigma2_group"] == pytest.approx(ref["var_group"], rel=1e-5)
+    assert result.glance["sigma2_resid"] == pytest.approx(ref["var_resid"], rel=1e-5)
+    assert result.glance["nobs"] == ref["n"] and result.glance["n_groups"] == ref["n_groups"]
