@@ -187,3 +187,15 @@ def test_undeclared_vcov_lists_the_declared_ones(name):
         fit(name, VCOV_SPECS[missing[0]])
     message = str(info.value)
     assert all(v in message for v in FAMILIES[name].vcov_types)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "bootstrap" in FAMILIES[n].vcov_types])
+def test_bootstrap_is_seeded_and_reproducible(name):
+    spec = VCOV_SPECS["bootstrap"]
+    first, again = fit(name, spec), fit(name, spec)
+    pd.testing.assert_frame_equal(first.tidy, again.tidy)
+    assert first.glance["n_boot"] == spec["reps"] and first.glance["seed"] == spec["seed"]
+    assert first.glance["n_clusters"] == DATA["g"].nunique()
+    other = fit(name, {**spec, "seed": spec["seed"] + 1})
+    assert not np.allclose(other.tidy["std_error"], first.tidy["std_error"])
+    pd.testing.assert_series_equal(other.tidy["estimate"], first.tidy["estimate"])  # only the variance is resampled

@@ -9,7 +9,8 @@ in the formula like any covariate, e.g. ``event ~ x + log(t)``, ``event ~ x + po
 ratios of the underlying continuous-time model); ``"logit"`` the proportional-odds model
 (Beck, Katz & Tucker 1998); ``"probit"``. Numerics and variance conventions are the logit
 family's (R's ``glm(family = binomial(link))`` with expected information; sandwich HC0/HC1;
-cluster ``hc = "HC1"`` by default): cluster by spell or unit to account for repeated rows.
+cluster ``hc = "HC1"`` by default): cluster by spell or unit to account for repeated rows;
+``bootstrap`` resamples whole clusters (spells) and refits.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from ..config import VcovSpec
 from . import register_family
 from ._base import Estimate, ModelData
+from ._bootstrap import bootstrap_vcov
+from ._glm_engine import fit_binary_glm
 from .logit import Logit, LogitOptions
 
 _SCALES = {"logit": "log_odds", "probit": "probit", "cloglog": "log_hazard"}
@@ -45,14 +49,26 @@ class DiscreteHazard(Logit):
     scale: ClassVar[str] = "log_odds"  # of the default link; set per fit from the link option
     link: ClassVar[str] = "logit"
     Options = DiscreteHazardOptions
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)
         # link and scale depend on the option; make_result reads the scale from this instance
         self.link = options.link
         self.scale = _SCALES[options.link]
-        est = super().fit(spec, data)
+        boot = spec.vcov.type == "bootstrap"
+        est = super().fit(spec.model_copy(update={"vcov": VcovSpec(type="model")}) if boot else spec, data)
+        vcov, extra = est.vcov, {}
+        if boot:
+            X, y, w, k = data.X, data.y, data.weights, len(est.coef)
+
+            def refit(rows):
+                f = fit_binary_glm(X=X[rows], y=y[rows], link=options.link, weights=None if w is None else w[rows],
+                                   epsilon=options.epsilon, maxit=options.maxit, check_separation=False)
+                return f.coef if f.converged else np.full(k, np.nan)
+
+            vcov, extra = bootstrap_vcov(spec, data, refit, k)
         w = np.ones_like(data.y) if data.weights is None else data.weights
-        glance = {**est.glance, "link": options.link, "n_events": int(round(float(np.sum(w * data.y))))}
-        return Estimate(est.names, est.coef, est.vcov, glance, est.df_resid, est.components, est.raw, est.frames,
+        glance = {**est.glance, "link": options.link, "n_events": int(round(float(np.sum(w * data.y)))), **extra}
+        return Estimate(est.names, est.coef, vcov, glance, est.df_resid, est.components, est.raw, est.frames,
                         est.notes)

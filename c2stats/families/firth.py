@@ -7,7 +7,8 @@ Jeffreys-penalised likelihood). The estimate exists under complete or quasi-comp
 The model variance is ``(X'WX)^{-1}`` at the estimate (brglm2's ``summary``). Sandwich variances
 (HC0/HC1, cluster, dyadic) use the contributions to the *modified* score that the estimator
 solves, ``x_i [w_i (y_i - μ_i) + h_i (½ - μ_i)]``, with the same bread and logit's conventions
-(``robust`` = HC0, cluster ``hc = "HC1"`` by default). ``glance`` reports the unpenalised
+(``robust`` = HC0, cluster ``hc = "HC1"`` by default); ``bootstrap`` refits on resampled
+clusters. ``glance`` reports the unpenalised
 log-likelihood ``loglik`` (used by AIC/BIC, as brglm2's ``logLik``) and ``loglik_penalized``
 (``loglik + ½ log det(X'WX)``).
 """
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field
 
 from ..vcov import sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._bootstrap import bootstrap_vcov
 from ._glm_engine import fit_firth_logit
 from .logit import _null_loglik
 
@@ -39,14 +42,25 @@ class Firth(Family):
     kind: ClassVar[str] = "regression"
     scale: ClassVar[str] = "log_odds"
     Options = FirthOptions
-    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic")
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)
         fit = fit_firth_logit(X=data.X, y=data.y, weights=data.weights, tol=options.tol, maxit=options.maxit,
                               column_names=data.names)
         n, k = data.X.shape
-        vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=fit.scores, groups=data.groups, n=n, k=k)
+        extra: dict = {}
+        if spec.vcov.type == "bootstrap":
+            X, y, w = data.X, data.y, data.weights
+
+            def refit(rows):
+                f = fit_firth_logit(X=X[rows], y=y[rows], weights=None if w is None else w[rows], tol=options.tol,
+                                    maxit=options.maxit)
+                return f.coef if f.converged else np.full(k, np.nan)
+
+            vcov, extra = bootstrap_vcov(spec, data, refit, k)
+        else:
+            vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=fit.scores, groups=data.groups, n=n, k=k)
         ll0 = _null_loglik(data)
         notes = (f"model {spec.id!r}: {fit.reason}",) if fit.reason else ()
         glance = {
@@ -55,5 +69,6 @@ class Firth(Family):
             "pseudo_r2": 1 - fit.loglik / ll0 if ll0 else None,
             "converged": bool(fit.converged),
             "iterations": int(fit.iterations),
+            **extra,
         }
         return Estimate(data.names, fit.coef, vcov, glance, raw=fit, notes=notes)

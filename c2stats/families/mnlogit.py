@@ -8,7 +8,8 @@ with ``component`` = the category and ``estimate`` = the log relative risk (log 
 category against the base). The base category is declared with ``base`` (default: the first in
 sorted order, R's first factor level). Sandwich variances use the score contributions
 ``w (1[y = j] - p_j) x`` with logit's conventions (``robust`` = HC0, cluster ``hc = "HC1"`` by
-default, k = all coefficients). The saved covariance matrix labels its rows ``"<category>: <term>"``.
+default, k = all coefficients); ``bootstrap`` refits on resampled clusters (a draw missing a
+category counts as failed). The saved covariance matrix labels its rows ``"<category>: <term>"``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..formula import parse_formula
 from ..vcov import sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData, vcov_frame
+from ._bootstrap import bootstrap_vcov
 from ._mnlogit_engine import fit_mnlogit
 
 
@@ -64,7 +66,7 @@ class MNLogit(Family):
     kind: ClassVar[str] = "regression"
     scale: ClassVar[str] = "log_relative_risk"
     Options = MNLogitOptions
-    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic")
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)
@@ -82,7 +84,19 @@ class MNLogit(Family):
             raise SpecificationError(f"model {spec.id!r}: {exc.message}") from None
         n, k = data.X.shape
         p = fit.params.size
-        vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=fit.scores, groups=data.groups, n=n, k=p)
+        extra: dict = {}
+        if spec.vcov.type == "bootstrap":
+            X, w = data.X, data.weights
+
+            def refit(rows):
+                f = fit_mnlogit(X=X[rows], y=y[rows], base=fit.base, weights=None if w is None else w[rows],
+                                tol=options.tol, maxit=options.maxit)
+                same = f.converged and f.categories == fit.categories  # a category may be missing in a draw
+                return f.coef if same else np.full(p, np.nan)
+
+            vcov, extra = bootstrap_vcov(spec, data, refit, p)
+        else:
+            vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=fit.scores, groups=data.groups, n=n, k=p)
         cats = [str(c) for c in fit.categories]
         names = tuple(term for _ in cats for term in data.names)
         components = tuple(c for c in cats for _ in data.names)
@@ -96,6 +110,7 @@ class MNLogit(Family):
             "n_categories": len(cats) + 1,
             "converged": bool(fit.converged),
             "iterations": int(fit.iterations),
+            **extra,
         }
         return Estimate(names, fit.coef, vcov, glance, components=components, raw=fit, notes=notes,
                         frames={"vcov": vcov_frame(labelled, vcov)})

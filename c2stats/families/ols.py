@@ -5,8 +5,8 @@ Coefficients by a QR decomposition of ``W^{1/2} X``; the model variance is
 ``(X'WX)^{-1}`` and scores ``w e x`` (``sandwich::estfun.lm``): ``HC0``, ``HC1`` = n/(n-k) HC0,
 ``robust`` = HC1 (Stata's ``regress, vce(robust)``), ``cluster`` as ``vcovCL`` (``hc = "HC1"``
 by default, G/(G-1)·(n-1)/(n-k) = Stata's ``regress, vce(cluster)``; ``"HC0"`` keeps G/(G-1)),
-one- or two-way, and ``dyadic``. Tests and intervals use the t distribution with n - k degrees of
-freedom (R's ``summary.lm`` / ``coeftest``) unless ``reference = "normal"``.
+one- or two-way, ``dyadic``, and ``bootstrap`` (pairs/cluster bootstrap of the coefficients).
+Tests and intervals use the t distribution with n - k degrees of freedom (R's ``summary.lm`` / ``coeftest``) unless ``reference = "normal"``.
 
 ``glance``: ``r2`` and ``adj_r2`` (centred when the model has an intercept, as R), ``sigma``,
 ``df_resid``, the Gaussian ``loglik`` of ``logLik.lm`` and AIC/BIC counting σ as a parameter.
@@ -24,6 +24,7 @@ from ..errors import SpecificationError
 from ..vcov import sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._bootstrap import bootstrap_vcov
 
 
 class OLSOptions(FamilyOptions):
@@ -42,7 +43,7 @@ class OLS(Family):
     kind: ClassVar[str] = "regression"
     scale: ClassVar[str] = "identity"
     Options = OLSOptions
-    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic")
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)
@@ -67,8 +68,17 @@ class OLS(Family):
         sigma2 = rss / df_resid
         rinv = linalg.solve_triangular(r, np.eye(k))
         bread = rinv @ rinv.T
+        extra: dict = {}
         if spec.vcov.type == "model":
             vcov = sigma2 * bread
+        elif spec.vcov.type == "bootstrap":
+            Xa, ya, wa = data.X, data.y, np.ones_like(data.y) if data.weights is None else data.weights
+
+            def refit(rows):
+                sw_b = np.sqrt(wa[rows])
+                return np.linalg.lstsq(Xa[rows] * sw_b[:, None], ya[rows] * sw_b, rcond=None)[0]
+
+            vcov, extra = bootstrap_vcov(spec, data, refit, k)
         else:
             scores = (w * resid)[:, None] * X
             vcov = sandwich_vcov(spec.vcov, bread=bread, scores=scores, groups=groups, n=n, k=k, robust_kind="HC1")
@@ -87,6 +97,7 @@ class OLS(Family):
             "loglik": float(loglik),
             "aic": float(-2 * loglik + 2 * (k + 1)),  # σ counts, as R's AIC(lm)
             "bic": float(-2 * loglik + np.log(n) * (k + 1)),
+            **extra,
         }
         df = float(df_resid) if options.reference == "t" else None
         return Estimate(data.names, coef, vcov, glance, df_resid=df)

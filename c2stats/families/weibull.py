@@ -11,7 +11,8 @@ Variance as survreg's: ``model`` is the inverse observed information; ``robust``
 (``robust = TRUE``) and ``cluster`` (``cluster(id)``, one- or two-way) are ``D'D`` with D the
 (weighted) dfbeta residuals summed by cluster, with no small-sample factor; ``dyadic`` uses the
 same scores. Robust variances are computed on the AFT parameters and carried to the PH form by
-the delta method, as the model variance.
+the delta method, as the model variance. ``bootstrap`` refits on resampled clusters and takes the
+covariance of the reported (PH or AFT) parameters directly.
 
 Data are one row per subject (``time`` = duration, ``event`` = 0/1); delayed entry
 (``start``) is not supported by the engine.
@@ -28,6 +29,7 @@ from ..errors import SpecificationError
 from ..vcov import sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._bootstrap import bootstrap_vcov
 from ._survreg_engine import fit_survreg, to_ph
 
 _SCALES = {"ph": "log_hazard", "aft": "log_time"}
@@ -57,7 +59,7 @@ class Weibull(Family):
     scale: ClassVar[str] = "log_hazard"  # 'log_time' for form = "aft" (set per fit)
     dist: ClassVar[str] = "weibull"
     Options = WeibullOptions
-    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster", "dyadic")
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster", "dyadic", "bootstrap")
     cluster_hc: ClassVar[tuple[str, ...]] = ()
 
     def fit(self, spec, data: ModelData) -> Estimate:
@@ -74,22 +76,37 @@ class Weibull(Family):
         fit = fit_survreg(X=X, time=data.time, event=data.event, dist=self.dist, weights=data.weights,
                           maxit=options.maxit, step_tol=options.tol)
         n, p = fit.scores.shape
-        if spec.vcov.type == "model":
-            vcov = fit.vcov_model
+        ph = options.form == "ph"
+
+        def estimates(f):
+            return to_ph(f).params if ph else f.params
+
+        extra: dict = {}
+        if spec.vcov.type == "bootstrap":
+            w = data.weights
+
+            def refit(rows):
+                f = fit_survreg(X=X[rows], time=data.time[rows], event=data.event[rows], dist=self.dist,
+                                weights=None if w is None else w[rows], maxit=options.maxit, step_tol=options.tol)
+                return estimates(f) if f.converged else np.full(p, np.nan)
+
+            params = estimates(fit)
+            vcov, extra = bootstrap_vcov(spec, data, refit, p)
         else:
-            # survreg: D'D with D = weighted dfbeta (scores x model variance), no small-sample factor
-            vcov = sandwich_vcov(spec.vcov, bread=fit.bread, scores=fit.scores, groups=data.groups, n=n, k=p,
-                                 cluster_default="none", robust_kind="none")
+            if spec.vcov.type == "model":
+                vcov = fit.vcov_model
+            else:
+                # survreg: D'D with D = weighted dfbeta (scores x model variance), no small-sample factor
+                vcov = sandwich_vcov(spec.vcov, bread=fit.bread, scores=fit.scores, groups=data.groups, n=n, k=p,
+                                     cluster_default="none", robust_kind="none")
+            if ph:  # delta method from the AFT parameters
+                form = to_ph(fit, vcov)
+                params, vcov = form.params, form.vcov
+            else:
+                params = fit.params
         ancillary = ()
-        if options.form == "ph":
-            ph = to_ph(fit, vcov)
-            params, vcov = ph.params, ph.vcov
-            if self.dist == "weibull":
-                ancillary = ("log_shape",)
-        else:
-            params = fit.params
-            if self.dist == "weibull":
-                ancillary = ("log_scale",)
+        if self.dist == "weibull":
+            ancillary = ("log_shape",) if ph else ("log_scale",)
         all_names = (*names, *ancillary)
         components = (*([""] * len(names)), *(["ancillary"] * len(ancillary))) if ancillary else None
 
@@ -110,6 +127,7 @@ class Weibull(Family):
             # R's BIC(survreg) counts observations (nobs), not events as for coxph
             "bic": float(-2 * fit.loglik + np.log(fit.n) * len(params)),
         }
+        glance.update(extra)
         if self.dist == "weibull":
             glance["shape"] = 1.0 / fit.scale  # Weibull shape p (Stata); survreg's scale is 1/p
             glance["aft_scale"] = fit.scale

@@ -1,0 +1,57 @@
+"""``vcov = {type = "bootstrap", seed = ..., groups = ..., reps = ...}`` for families that can refit.
+
+A family passes ``refit(rows) -> estimates`` (the same parameter vector as its estimate, fitted on
+the rows ``rows`` of the estimation sample, repeats included); this runs
+:func:`c2stats.sandwich.cluster_bootstrap`: whole clusters of ``groups`` (one column) are
+resampled with replacement — every row its own cluster when ``groups`` is not given — and the
+covariance is that of the replicates (divisor B - 1). The seed makes the draws reproducible.
+A replicate whose refit fails or does not converge is dropped; more than 5% failures is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import sandwich
+from ..errors import SpecificationError
+from ._base import ModelData
+
+DEFAULT_REPS = 999
+
+
+def guarded(refit: Callable[[np.ndarray], np.ndarray], size: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``refit`` with user-input errors (a resample without events, collinear) counted as failures."""
+
+    def run(rows: np.ndarray) -> np.ndarray:
+        try:
+            out = np.asarray(refit(rows), dtype=float)
+        except SpecificationError as exc:
+            raise ValueError(exc.message) from None
+        if out.shape != (size,):
+            return np.full(size, np.nan)
+        return out
+
+    return run
+
+
+def bootstrap_vcov(spec, data: ModelData, refit: Callable[[np.ndarray], np.ndarray], size: int) -> tuple[np.ndarray, dict]:
+    """The bootstrap covariance of a ``size``-vector of estimates and its glance entries."""
+    if len(data.groups) > 1:
+        raise SpecificationError(
+            f"model {spec.id!r}: the bootstrap resamples clusters of one column; give groups = \"<column>\"."
+        )
+    groups = data.groups[0] if data.groups else None
+    try:
+        draws = sandwich.cluster_bootstrap(refit=guarded(refit, size), groups=groups, n_obs=len(data.frame),
+                                           n_boot=spec.vcov.reps or DEFAULT_REPS, seed=spec.vcov.seed)
+    except RuntimeError as exc:
+        raise SpecificationError(f"model {spec.id!r}: {exc}.") from None
+    glance = {
+        "n_boot": int(draws.n_boot),
+        "n_boot_failed": int(draws.n_failed),
+        "n_clusters": int(draws.n_clusters) if groups is not None else None,
+        "seed": int(draws.seed),
+    }
+    return draws.vcov, glance
