@@ -119,10 +119,16 @@ def build_table(results: Sequence[Result], spec, codebook: dict[str, str] | None
     scheme = DEFAULT_STARS if spec.stars is True else ({} if spec.stars is False else dict(spec.stars))
     labels = _term_labels(results, spec.labels, codebook or {})
     tidies = []
+    display: dict[str, str] = {}
     for r in results:
         t = r.tidy.copy()
+        keys = t["term"].tolist()
         if "component" in t.columns:
-            t["term"] = np.where(t["component"].notna() & (t["component"] != ""), t["component"] + ": " + t["term"], t["term"])
+            comp = t["component"].fillna("").astype(str).tolist()
+            keys = [f"{c}: {k}" if c else k for c, k in zip(comp, keys)]
+            for key, c, term in zip(keys, comp, t["term"]):
+                display.setdefault(key, f"{c}: {_term_label(term, labels)}" if c else _term_label(term, labels))
+        t["term"] = keys
         tidies.append(t.set_index("term"))
     if spec.terms is not None:
         order = list(spec.terms)
@@ -142,7 +148,8 @@ def build_table(results: Sequence[Result], spec, codebook: dict[str, str] | None
                 b, se, lo, hi = math.exp(b), math.exp(b) * se, math.exp(lo), math.exp(hi)
             est_cells.append(_fmt(b, digits) + _stars(row["p_value"], scheme))
             sub_cells.append(_beneath(spec.statistic, se, lo, hi, row["statistic"], row["p_value"], digits))
-        rows.append(TableRow("coef", _term_label(term, labels), tuple(est_cells), term))
+        label = labels.get(term) or display.get(term) or _term_label(term, labels)
+        rows.append(TableRow("coef", label, tuple(est_cells), term))
         if spec.statistic != "none":
             rows.append(TableRow("stat", "", tuple(sub_cells), term))
     for key, label, fmt in _gof_rows(results, spec.gof):
