@@ -52,7 +52,17 @@ TRANSFORMS: dict[str, dict[str, Any]] = {
     "bs": {"df": None, "degree": 3, "knots": None},
 }
 
-_STATEFUL = {"center", "standardize", "scale", "poly", "bs"}
+#: Transforms applied value by value (I() is the identity on its evaluated expression).
+_ELEMENTWISE = {
+    "I": lambda x: x,
+    "log": np.log,
+    "log1p": np.log1p,
+    "log2": np.log2,
+    "log10": np.log10,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+}
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_.][A-Za-z0-9_.]*)|`(?P<quoted>[^`]+)`"
@@ -535,41 +545,26 @@ def _numeric_block(factor: Factor, data: pd.DataFrame) -> tuple[np.ndarray, list
     x = eval_expr(factor.expr, data)
     kw = dict(factor.kwargs)
     with np.errstate(all="ignore"):
-        match factor.func:
-            case "I":
-                out = x
-            case "log":
-                out = np.log(x)
-            case "log1p":
-                out = np.log1p(x)
-            case "log2":
-                out = np.log2(x)
-            case "log10":
-                out = np.log10(x)
-            case "exp":
-                out = np.exp(x)
-            case "sqrt":
-                out = np.sqrt(x)
-            case "abs":
-                out = np.abs(x)
-            case "center":
-                out = x - x.mean()
-            case "standardize" | "scale":
-                out = (x - x.mean()) / x.std(ddof=1)
-            case "poly":
-                degree = int(kw.get("degree", 1))
-                if degree < 1 or degree >= len(np.unique(x)):
-                    raise FormulaError(f"{factor.label}: degree must be between 1 and the number of unique values - 1.")
-                if kw.get("raw", False):
-                    block = np.column_stack([x**d for d in range(1, degree + 1)])
-                else:
-                    block, _ = _orthopoly(x, degree)
-                return block, [f"{factor.label}{d}" for d in range(1, degree + 1)]
-            case "bs":
-                block = _bspline(x, kw.get("df"), int(kw.get("degree", 3)), kw.get("knots"))
-                return block, [f"{factor.label}{d}" for d in range(1, block.shape[1] + 1)]
-            case _:
-                raise FormulaError(f"{factor.label}: unknown transform")
+        if factor.func in _ELEMENTWISE:
+            out = _ELEMENTWISE[factor.func](x)
+        elif factor.func == "center":
+            out = x - x.mean()
+        elif factor.func in ("standardize", "scale"):
+            out = (x - x.mean()) / x.std(ddof=1)
+        elif factor.func == "poly":
+            degree = int(kw.get("degree", 1))
+            if degree < 1 or degree >= len(np.unique(x)):
+                raise FormulaError(f"{factor.label}: degree must be between 1 and the number of unique values - 1.")
+            if kw.get("raw", False):
+                block = np.column_stack([x**d for d in range(1, degree + 1)])
+            else:
+                block, _ = _orthopoly(x, degree)
+            return block, [f"{factor.label}{d}" for d in range(1, degree + 1)]
+        elif factor.func == "bs":
+            block = _bspline(x, kw.get("df"), int(kw.get("degree", 3)), kw.get("knots"))
+            return block, [f"{factor.label}{d}" for d in range(1, block.shape[1] + 1)]
+        else:
+            raise FormulaError(f"{factor.label}: unknown transform")
     if not np.all(np.isfinite(out)):
         bad = np.flatnonzero(~np.isfinite(out))
         rows = ", ".join(str(int(r) + 1) for r in bad[:5])

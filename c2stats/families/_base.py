@@ -136,9 +136,10 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
         data = data.loc[~incomplete.any(axis=1)]
     if len(data) == 0:
         raise SpecificationError(f"{where}: no complete rows remain (every row misses one of {columns}).", source=source)
-    for col in columns:
-        if col in data and data[col].map(lambda v: isinstance(v, float) and np.isinf(v)).any():
-            raise DataError(f"{where}: column {col!r} has infinite values; replace them or restrict the sample.", source=source)
+    numeric = [c for c in columns if pd.api.types.is_float_dtype(data[c])]
+    infinite = [c for c in numeric if np.isinf(data[c].to_numpy(dtype=float)).any()]
+    if infinite:
+        raise DataError(f"{where}: column {infinite[0]!r} has infinite values; replace them or restrict the sample.", source=source)
 
     formula = parse_formula(spec.formula)
     try:
