@@ -25,34 +25,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from ._spec import ID_PATTERN, Identifier, Strict, suggest
 from .errors import ConfigError, FormulaError
+from .figures import FigureSpec
+from .hypotheses import HypothesisSpec
+from .replication import ReplicationSpec
+from .robustness import GridSpec, RobustnessSpec
+from .tables import TableSpec
 
-ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 UNITS = ("arrangements", "arrangement_years", "dyad_years")
 TABLE_FORMATS = ("md", "tex", "html", "csv", "docx")
 FIGURE_FORMATS = ("png", "pdf", "svg")
-
-Identifier = Annotated[
-    str,
-    Field(
-        pattern=ID_PATTERN,
-        max_length=64,
-        description="Identifier: a letter, then letters, digits, '_', '.' or '-' (it names files in the report).",
-    ),
-]
-
-
-def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
-    """`` (did you mean 'x'?)`` for the closest valid name, or a list of the valid names."""
-    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    shown = ", ".join(sorted(map(str, valid)))
-    return f" (valid: {shown})" if len(valid) <= 30 else ""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+_Strict = Strict
 
 
 def _string_to_table(key: str):
@@ -169,62 +153,19 @@ class ModelSpec(_Strict):
         default=None, description="Id of a model to inherit from; keys given here override (options/labels merge key by key)."
     )
     description: str = Field(default="", description="Free text about the model, shown in the report.")
-
-
-class TableSpec(_Strict):
-    """``[[tables]]``: a regression table of several models side by side."""
-
-    id: Identifier = Field(description="Table id; files are tables/<id>.<format>.")
-    models: list[str] = Field(min_length=1, description="Model ids, one column each, in order.")
-    title: str = Field(default="", description="Caption of the table.")
-    formats: list[Literal["md", "tex", "html", "csv", "docx"]] = Field(
-        default_factory=lambda: ["md", "tex"], description="Output formats: md, tex, html, csv, docx."
+    on_separation: Literal["error", "warn", "firth"] = Field(
+        default="error",
+        description=(
+            "Binary and multinomial families: what to do when the outcome is (quasi-)completely separated: "
+            "'error' (stop), 'warn' (report the fit, marked), or 'firth' (refit with the Firth bias-reduced logit, marked)."
+        ),
     )
-    exponentiate: bool = Field(
-        default=False,
-        description="Show exp(estimate) (hazard/odds ratios) with exp-transformed confidence limits.",
+    on_collinear: Literal["drop", "error"] = Field(
+        default="drop",
+        description=(
+            "Perfectly collinear terms: 'drop' them with a note naming each (as R and Stata do), or 'error'."
+        ),
     )
-    statistic: Literal["std_error", "conf_int", "statistic", "p_value", "none"] = Field(
-        default="std_error", description="What is shown beneath each estimate."
-    )
-    stars: bool | dict[str, float] = Field(
-        default=True,
-        description="Significance stars: true = {'*'=0.05, '**'=0.01, '***'=0.001}; false = none; or a custom table.",
-    )
-    digits: int = Field(default=3, ge=0, le=10, description="Decimal places of estimates and their statistics.")
-    terms: list[str] | None = Field(default=None, description="Terms to show, in this order (default: all, first-seen order).")
-    labels: dict[str, str] = Field(default_factory=dict, description="Display names of terms (override model labels and codebook).")
-    gof: list[str] | None = Field(
-        default=None, description="Fit statistics (glance keys) to show, in order; default chosen per family."
-    )
-    notes: list[str] = Field(default_factory=list, description="Notes printed under the table.")
-
-
-class FigureSpec(_Strict):
-    """``[[figures]]``: a figure drawn from fitted models or the data."""
-
-    id: Identifier = Field(description="Figure id; files are figures/<id>.<format>.")
-    kind: Literal["coefplot", "km", "survival", "predicted", "marginal"] = Field(
-        description="coefplot, km (Kaplan-Meier by group), survival (predicted curves), predicted (probabilities), marginal (effects)."
-    )
-    models: list[str] = Field(default_factory=list, description="Model ids the figure uses.")
-    title: str = Field(default="", description="Figure caption.")
-    formats: list[Literal["png", "pdf", "svg"]] = Field(default_factory=lambda: ["png"], description="Output formats.")
-    exponentiate: bool = Field(default=False, description="coefplot: hazard/odds-ratio scale.")
-    terms: list[str] | None = Field(default=None, description="coefplot: terms to show (default: all but the intercept).")
-    options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (see c2stats.figures).")
-
-
-class HypothesisSpec(_Strict):
-    """``[[hypotheses]]``: a declared hypothesis and its test."""
-
-    id: Identifier = Field(description="Hypothesis id, e.g. 'H1'.")
-    statement: str = Field(description="The hypothesis in words, shown in the verdict table.")
-    models: list[str] = Field(min_length=1, description="Model id(s) the test uses (two for a likelihood-ratio test).")
-    test: str = Field(description="The test, e.g. 'volatility > 0', 'a + a:b = 0', 'a = b = 0', or 'lr'.")
-    alpha: float = Field(default=0.05, gt=0, lt=1, description="Significance level.")
-    correction: Literal["none", "holm", "bh"] = Field(default="none", description="Multiple-testing correction across the family.")
-    family: str | None = Field(default=None, description="Name of the group of hypotheses corrected together.")
 
 
 class AnalysisFile(_Strict):
@@ -236,6 +177,13 @@ class AnalysisFile(_Strict):
     tables: list[TableSpec] = Field(default_factory=list, description="The [[tables]] entries.")
     figures: list[FigureSpec] = Field(default_factory=list, description="The [[figures]] entries.")
     hypotheses: list[HypothesisSpec] = Field(default_factory=list, description="The [[hypotheses]] entries.")
+    robustness: list[RobustnessSpec] = Field(
+        default_factory=list, description="The [[robustness]] overlays: a base model and the keys they change."
+    )
+    grid: GridSpec | None = Field(default=None, description="The [grid] of specifications (robustness multiverse).")
+    replications: list[ReplicationSpec] = Field(
+        default_factory=list, description="The [[replications]]: published numbers a model must reproduce."
+    )
 
 
 SECTION_MODELS: dict[str, type[BaseModel]] = {
@@ -244,8 +192,11 @@ SECTION_MODELS: dict[str, type[BaseModel]] = {
     "tables": TableSpec,
     "figures": FigureSpec,
     "hypotheses": HypothesisSpec,
+    "robustness": RobustnessSpec,
+    "grid": GridSpec,
+    "replications": ReplicationSpec,
 }
-_LIST_SECTIONS = ("models", "tables", "figures", "hypotheses")
+_LIST_SECTIONS = ("models", "tables", "figures", "hypotheses", "robustness", "replications")
 _NESTED_MODELS: dict[str, type[BaseModel]] = {"vcov": VcovSpec, "dataset": DatasetRef}
 
 
@@ -361,7 +312,7 @@ def _merge_into(merged: dict, origins: dict, data: dict, data_origins: dict) -> 
             merged[key].extend(value)
             for i in range(len(value)):
                 origins[(key, offset + i)] = data_origins.get((key, i))
-        elif key == "analysis" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+        elif key in ("analysis", "grid") and isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
@@ -522,18 +473,25 @@ def _resolve_extends(models: list[dict], origins: dict, root: Path) -> list[dict
 # ----------------------------------------------------------------------------------------------
 # Cross-field checks
 # ----------------------------------------------------------------------------------------------
+def _referenced_models(entry: BaseModel) -> list[str]:
+    if hasattr(entry, "models"):
+        return list(entry.models)
+    return [entry.model] if hasattr(entry, "model") else []
+
+
 def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
     model_ids = [m.id for m in spec.models]
-    for section in ("tables", "figures", "hypotheses"):
+    for section in ("tables", "figures", "hypotheses", "replications"):
         seen: dict[str, int] = {}
         for i, entry in enumerate(getattr(spec, section)):
             if entry.id in seen:
                 raise _error(origins.get((section, i)), section, i, ("id",),
                              f"{section[:-1]} id {entry.id!r} is used twice; give each its own id.", {"id": entry.id}, fallback=root)
             seen[entry.id] = i
-            for j, mid in enumerate(entry.models):
+            for j, mid in enumerate(_referenced_models(entry)):
                 if mid not in model_ids:
-                    raise _error(origins.get((section, i)), section, i, ("models", j),
+                    loc = ("models", j) if hasattr(entry, "models") else ("model",)
+                    raise _error(origins.get((section, i)), section, i, loc,
                                  f"names model {mid!r}, which is not defined{suggest(mid, model_ids)}.",
                                  {"id": entry.id}, fallback=root)
 
@@ -588,6 +546,12 @@ def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSp
         check_vcov(model.vcov, family)
     except ConfigError as exc:
         raise fail(("vcov",), exc.message) from None
+    from .diagnostics import check_model_keys
+
+    try:
+        check_model_keys(model, family)
+    except ConfigError as exc:
+        raise fail((exc.where or "on_separation",), exc.message) from None
     return model.model_copy(update={"options": options.model_dump(mode="json")})
 
 
@@ -612,6 +576,8 @@ def load_analysis(path: str | Path) -> AnalysisConfig:
     sections: dict[str, Any] = {"include": data.get("include", [])}
     sections["analysis"] = _validate_section(AnalysisSection, data["analysis"], "analysis", None,
                                              _Origin(root, "analysis", None), root)
+    if data.get("grid") is not None:
+        sections["grid"] = _validate_section(GridSpec, data["grid"], "grid", None, _Origin(root, "grid", None), root)
     for section in _LIST_SECTIONS:
         entries = data.get(section, [])
         if not isinstance(entries, list):

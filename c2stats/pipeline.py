@@ -16,6 +16,7 @@ import pandas as pd
 
 from .config import AnalysisConfig, ModelSpec, _check_model, canonical_json, load_analysis, spec_hash
 from .data import Dataset, frame_hash, load_dataset
+from .diagnostics import fit_with_remedies
 from .errors import C2StatsWarning, ConfigError, UserInputError
 from .families import get_family
 from .families._base import library_versions, make_result, prepare
@@ -46,7 +47,7 @@ def fit_model(model: ModelSpec, dataset: Dataset, *, config_hash: str | None = N
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = prepare(model, dataset.frame, family, source=dataset.name)
-        estimate = family.fit(model, data)
+        estimate, family, _notes = fit_with_remedies(model, data, family)
     captured = [str(w.message) for w in caught if not issubclass(w.category, C2StatsWarning)
                 and not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
     for w in caught:  # re-emit so callers (and the CLI) see them

@@ -9,12 +9,44 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
 
+from pydantic import Field
+
+from ._spec import Identifier, Strict
 from .results import Result
+
+class TableSpec(Strict):
+    """``[[tables]]``: a regression table of several models side by side."""
+
+    id: Identifier = Field(description="Table id; files are tables/<id>.<format>.")
+    models: list[str] = Field(min_length=1, description="Model ids, one column each, in order.")
+    title: str = Field(default="", description="Caption of the table.")
+    formats: list[Literal["md", "tex", "html", "csv", "docx"]] = Field(
+        default_factory=lambda: ["md", "tex"], description="Output formats: md, tex, html, csv, docx."
+    )
+    exponentiate: bool = Field(
+        default=False,
+        description="Show exp(estimate) (hazard/odds ratios) with exp-transformed confidence limits.",
+    )
+    statistic: Literal["std_error", "conf_int", "statistic", "p_value", "none"] = Field(
+        default="std_error", description="What is shown beneath each estimate."
+    )
+    stars: bool | dict[str, float] = Field(
+        default=True,
+        description="Significance stars: true = {'*'=0.05, '**'=0.01, '***'=0.001}; false = none; or a custom table.",
+    )
+    digits: int = Field(default=3, ge=0, le=10, description="Decimal places of estimates and their statistics.")
+    terms: list[str] | None = Field(default=None, description="Terms to show, in this order (default: all, first-seen order).")
+    labels: dict[str, str] = Field(default_factory=dict, description="Display names of terms (override model labels and codebook).")
+    gof: list[str] | None = Field(
+        default=None, description="Fit statistics (glance keys) to show, in order; default chosen per family."
+    )
+    notes: list[str] = Field(default_factory=list, description="Notes printed under the table.")
+
 
 DEFAULT_STARS = {"*": 0.05, "**": 0.01, "***": 0.001}
 
