@@ -596,8 +596,12 @@ def _factor_block(factor: Factor, data: pd.DataFrame, full_rank_dummies: bool) -
     return block, [f"{prefix}{lv}" for lv in used]
 
 
-def design_matrix(formula: Formula, data: pd.DataFrame) -> Design:
-    """Build the model matrix of ``formula`` on ``data`` (which must hold no missing values)."""
+def design_matrix(formula: Formula, data: pd.DataFrame, *, categorical_response: bool = False) -> Design:
+    """Build the model matrix of ``formula`` on ``data`` (which must hold no missing values).
+
+    With ``categorical_response`` a text or categorical outcome column is returned as it is (for
+    multinomial families); otherwise the response must be numeric or boolean.
+    """
     blocks: list[np.ndarray] = []
     names: list[str] = []
     term_of: list[str] = []
@@ -625,8 +629,18 @@ def design_matrix(formula: Formula, data: pd.DataFrame) -> Design:
     matrix = np.column_stack(blocks) if blocks else np.empty((n, 0))
     response = None
     if formula.response is not None:
-        response, _ = _numeric_block(formula.response, data)
-        response = response[:, 0]
+        plain = formula.response.func is None and formula.response.label in data
+        if plain and is_categorical(data[formula.response.label]):
+            if not categorical_response:
+                label = formula.response.label
+                raise FormulaError(
+                    f"the response {label!r} is text/categorical but this family needs a number: use a 0/1 "
+                    f"column (the shipped arrangements have 'informal' for form), or the mnlogit family."
+                )
+            response = data[formula.response.label].to_numpy(dtype=object)
+        else:
+            response, _ = _numeric_block(formula.response, data)
+            response = response[:, 0]
     return Design(matrix, tuple(names), response, tuple(term_of))
 
 

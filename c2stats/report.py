@@ -32,10 +32,13 @@ def write_report_files(folder: Path, *, cfg, results: dict[str, Result], tables:
     """Render every artefact into ``folder`` (which must be empty); return the relative paths written."""
     written: list[str] = []
 
-    def write(rel: str, text: str) -> None:
+    def write(rel: str, content: str | bytes) -> None:
         path = folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="\n")
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8", newline="\n")
 
     for table_id, (model, formats) in tables.items():
         for fmt in formats:

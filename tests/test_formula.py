@@ -114,3 +114,16 @@ def test_log_of_zero_is_a_clear_error():
     d = pd.DataFrame({"y": [1.0, 0], "x": [0.0, 1]})
     with pytest.raises(FormulaError, match=r"log\(x\) is not finite in 1 row"):
         design_matrix(parse_formula("y ~ log(x)"), d)
+
+
+def test_text_response_needs_categorical_family():
+    import pandas as pd
+
+    from c2stats.errors import FormulaError
+    from c2stats.formula import design_matrix, parse_formula
+
+    df = pd.DataFrame({"y": ["a", "b", "a"], "x": [1.0, 2.0, 3.0]})
+    with pytest.raises(FormulaError, match="'y' is text/categorical"):
+        design_matrix(parse_formula("y ~ x"), df)
+    design = design_matrix(parse_formula("y ~ x"), df, categorical_response=True)
+    assert list(design.response) == ["a", "b", "a"]

@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from scipy import stats
 
-from ..errors import DataError, RowsDroppedWarning, SpecificationError
+from ..errors import DataError, FormulaError, RowsDroppedWarning, SpecificationError
 from ..formula import Design, design_matrix, parse_formula
 from ..restrict import evaluate_restriction, parse_restriction
 from ..vcov import VCOV_LABELS, group_columns
@@ -72,6 +72,7 @@ class Family:
 
     name: ClassVar[str]
     kind: ClassVar[Literal["survival", "regression"]]
+    categorical_response: ClassVar[bool] = False  #: the outcome may be a text/categorical column
     scale: ClassVar[str]
     Options: ClassVar[type[FamilyOptions]] = FamilyOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model",)
@@ -143,7 +144,9 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
 
     formula = parse_formula(spec.formula)
     try:
-        design = design_matrix(formula, data)
+        design = design_matrix(formula, data, categorical_response=family.categorical_response)
+    except FormulaError as exc:
+        raise DataError(f"{where}: {exc.message}", source=source) from None
     except (ValueError, TypeError) as exc:
         raise DataError(f"{where}: cannot build the design matrix ({exc}); check column types.", source=source) from None
     _check_rank(design, where, source)

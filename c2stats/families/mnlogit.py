@@ -64,6 +64,7 @@ class MNLogit(Family):
     """Multinomial logit with a declared base category (log relative risks)."""
 
     kind: ClassVar[str] = "regression"
+    categorical_response: ClassVar[bool] = True
     scale: ClassVar[str] = "log_relative_risk"
     Options = MNLogitOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
