@@ -241,7 +241,33 @@ def apply_coding(frame: pd.DataFrame, coding: Coding) -> pd.DataFrame:
         out[f"c2_level_{LEVEL_ABBREV[level]}"] = pd.concat(
             [cells[d, level] for d in DIMENSIONS], axis=1).mean(axis=1)
     out["c2_index"] = pd.concat([out[f"c2_{d}"] for d in DIMENSIONS], axis=1).mean(axis=1)
+    common = common_cells(coding)
+    for level in LEVELS:
+        at_level = [cells[c] for c in common if c[1] == level]
+        out[f"c2_common_{LEVEL_ABBREV[level]}"] = (
+            pd.concat(at_level, axis=1).mean(axis=1) if at_level else pd.Series(np.nan, index=frame.index))
+    out["c2_common"] = (pd.concat([cells[c] for c in common], axis=1).mean(axis=1)
+                        if common else pd.Series(np.nan, index=frame.index))
     return pd.concat([frame, items, pd.DataFrame(out, index=frame.index)], axis=1)
+
+
+def common_cells(coding: Coding) -> list[tuple[str, str]]:
+    """(dimension, level) cells that have an item for formal AND for informal arrangements.
+
+    The sources do not measure the same things for both forms: DCAD records no information-sharing
+    provision, and no operational decision-rights provision, so ``c2_index`` of an informal
+    arrangement averages fewer cells than that of a formal one. Indices over the cells both forms
+    can score (``c2_common*``) compare like with like; they are the ones to use when form and C2
+    enter one model.
+    """
+    def forms(dim: str, level: str) -> set[str]:
+        found: set[str] = set()
+        for it in coding.items:
+            if it.dimension == dim and it.level == level:
+                found |= {"formal", "informal"} if it.form == "both" else {it.form}
+        return found
+
+    return [(d, lv) for d in DIMENSIONS for lv in LEVELS if forms(d, lv) >= {"formal", "informal"}]
 
 
 def codebook_entries(coding: Coding) -> list[dict]:
@@ -283,5 +309,20 @@ def codebook_entries(coding: Coding) -> list[dict]:
     rows.append({
         "name": "c2_index", "label": "C2 overall index", "type": "float", "unit": "index [0,1]",
         "source": f"coding {coding.name}", "rule": "mean of the non-missing four dimension indices",
+    })
+    common = common_cells(coding)
+    shown = lambda cells: ", ".join(f"{d}/{LEVEL_ABBREV[lv]}" for d, lv in cells) or "none"  # noqa: E731
+    for level in LEVELS:
+        at_level = [c for c in common if c[1] == level]
+        rows.append({
+            "name": f"c2_common_{LEVEL_ABBREV[level]}",
+            "label": f"C2 {level.replace('_', '-')} level index (comparable across forms)",
+            "type": "float", "unit": "index [0,1]", "source": f"coding {coding.name}",
+            "rule": f"mean of the non-missing cells at this level that both forms can score ({shown(at_level)})",
+        })
+    rows.append({
+        "name": "c2_common", "label": "C2 index (comparable across forms)", "type": "float", "unit": "index [0,1]",
+        "source": f"coding {coding.name}",
+        "rule": f"mean of the non-missing cells that both forms can score ({shown(common)})",
     })
     return rows

@@ -634,7 +634,8 @@ def arrangement_years(arr: pd.DataFrame, panel: pd.DataFrame, tables: dict[str, 
     out["end_reason"] = rows["end_reason"].where(out["event"].eq(1))
     out["left_truncated"] = (rows["start_date"] < w0).astype("int64")
     for col in ("n_members", "bilateral", "c2_index", "c2_decision_rights", "c2_interaction_patterns",
-                "c2_information_distribution", "c2_technology_leverage", "c2_level_ps", "c2_level_op"):
+                "c2_information_distribution", "c2_technology_leverage", "c2_level_ps", "c2_level_op",
+                "c2_common", "c2_common_ps", "c2_common_op"):
         out[col] = rows[col].to_numpy()
     cov = dyad_covariates(out[["ccode1", "ccode2", "year"]], panel, tables)
     out = pd.concat([out.reset_index(drop=True), cov], axis=1)
