@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ._spec import ID_PATTERN, Identifier, Strict, suggest
 from .errors import ConfigError, FormulaError
@@ -66,6 +66,38 @@ class DatasetRef(_Strict):
             "schema (columns, types, dates, ids, country codes)."
         ),
     )
+    coding: str | None = Field(
+        default=None,
+        description=(
+            "Shipped units only: the C2 coding the dataset is built with, a shipped coding by name "
+            "('default', 'provisions_only') or a .toml file relative to the analysis file. The units are "
+            "rebuilt from the vendored sources once and cached under .c2stats-cache/datasets/."
+        ),
+    )
+    window: tuple[int, int] | None = Field(
+        default=None,
+        description=(
+            "Shipped units only: first and last calendar year of arrangement_years and dyad_years "
+            "(default [1980, 2010]; sources cover 1816-2014, DCAD's informal arrangements 1980-2010)."
+        ),
+    )
+    directed: bool = Field(
+        default=False,
+        description="Shipped dyad_years only: both directions of every dyad (ccode1, ccode2) and (ccode2, ccode1).",
+    )
+
+    @model_validator(mode="after")
+    def _variant_keys(self) -> "DatasetRef":
+        variant = [k for k in ("coding", "window") if getattr(self, k) is not None] + (["directed"] if self.directed else [])
+        if variant and self.path not in UNITS:
+            raise ValueError(f"{', '.join(variant)} apply to the shipped units {list(UNITS)} only, not to {self.path!r}")
+        if self.directed and self.path != "dyad_years":
+            raise ValueError("directed applies to dyad_years only")
+        if self.window is not None:
+            first, last = self.window
+            if not (1816 <= first <= last <= 2014):
+                raise ValueError(f"window {list(self.window)} must be [first, last] with 1816 <= first <= last <= 2014")
+        return self
 
 
 DatasetField = Annotated[DatasetRef, _string_to_table("path")]
@@ -398,6 +430,8 @@ def _describe_pydantic_error(model: type[BaseModel], err: dict) -> str:
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return f"{err.get('input')!r} is not allowed; expected one of {expected}."
+    if kind == "value_error":  # our own validators: the message already says what and how
+        return err["msg"].removeprefix("Value error, ") + "."
     value = err.get("input")
     shown = repr(value) if not isinstance(value, dict) else "a table"
     return f"{err['msg']} (got {shown})."

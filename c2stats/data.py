@@ -95,9 +95,9 @@ def load_dataset(ref, base: Path | None = None) -> Dataset:
         if path_text in _units():
             from . import datasets
 
-            frame = datasets.load_builtin(path_text)
-            return Dataset(frame, path_text, datasets.builtin_hash(path_text) if hasattr(datasets, "builtin_hash")
-                           else hashlib.sha256(pd.util.hash_pandas_object(frame).to_numpy().tobytes()).hexdigest(), path_text)
+            built = _variant(ref, base)
+            frame = datasets.load_builtin(path_text, built)
+            return Dataset(frame, _variant_name(ref), datasets.builtin_hash(path_text, built), path_text)
         from .config import suggest
 
         raise DataError(f"unknown shipped dataset {path_text!r}{suggest(path_text, builtin_names())}; for a file, "
@@ -110,6 +110,32 @@ def load_dataset(ref, base: Path | None = None) -> Dataset:
 
         frame = datasets.validate(frame, unit, source=label)
     return Dataset(frame, label, _file_hash(path), unit)
+
+
+def _variant(ref, base: Path | None) -> Path | None:
+    """Folder of a non-default build (coding, window, direction), or None for the shipped files."""
+    if isinstance(ref, str) or (ref.coding is None and ref.window is None and not ref.directed):
+        return None
+    from . import datasets
+
+    coding = ref.coding
+    if coding is not None and (coding.endswith(".toml") or "/" in coding):
+        coding = (base or Path.cwd()) / coding
+        if not coding.exists():
+            raise DataError(f"coding file {ref.coding!r} not found (paths are relative to the analysis file).",
+                            where="dataset.coding")
+    return datasets.variant_folder(coding, ref.window, ref.directed)
+
+
+def _variant_name(ref) -> str:
+    if isinstance(ref, str):
+        return ref
+    parts = [f"coding={ref.coding}"] if ref.coding else []
+    if ref.window:
+        parts.append(f"window={ref.window[0]}-{ref.window[1]}")
+    if ref.directed:
+        parts.append("directed")
+    return f"{ref.path}[{', '.join(parts)}]" if parts else ref.path
 
 
 def frame_hash(frame: pd.DataFrame) -> str:

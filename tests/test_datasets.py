@@ -7,6 +7,7 @@ codebooks (ATOP 5.1: 789 alliances; DCAD 1.0: 1,871 agreements), never from the 
 from __future__ import annotations
 
 import gzip
+import os
 import json
 from itertools import combinations
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 import c2stats.datasets as ds
 from c2stats.datasets import stages as B
+from c2stats.datasets import UNITS, builtin_hash, load_builtin
 from c2stats.datasets.coding import load_coding
 from c2stats.errors import ConfigError, DataError
 
@@ -313,3 +315,93 @@ def test_describe_counts_forms_decades_events(arrangements, dyad_years):
     n_formal = int((arrangements["form"] == "formal").sum())
     assert f"{n_formal}" in text
     assert "onset_formal" in ds.describe(dyad_years)
+
+
+# ------------------------------------------------------------------ comparable indices and variants
+
+def test_common_index_averages_the_cells_both_forms_score():
+    arr = load_builtin("arrangements")
+    cells = ["c2_decision_rights_ps", "c2_interaction_patterns_ps", "c2_interaction_patterns_op",
+             "c2_technology_leverage_ps", "c2_technology_leverage_op"]
+    expected = arr[cells].mean(axis=1)  # pandas skips missing cells, as the rule says
+    np.testing.assert_allclose(arr["c2_common"].to_numpy(), expected.round(6).to_numpy(), atol=1.5e-6)
+    # informal arrangements have no information-distribution item: c2_index averages three
+    # dimensions for them, c2_common the same five cells for both forms
+    informal = arr[arr["form"] == "informal"]
+    assert informal["c2_information_distribution"].isna().all()
+    assert informal["c2_common"].notna().all()
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory):
+    """One non-default build: another coding, a shorter window, directed dyads."""
+    from c2stats.config import DatasetRef
+    from c2stats.data import load_dataset
+
+    cache = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("C2STATS_CACHE_DIR")
+    os.environ["C2STATS_CACHE_DIR"] = str(cache)
+    try:
+        refs = {unit: DatasetRef(path=unit, coding="provisions_only", window=(1990, 2000),
+                                 directed=(unit == "dyad_years")) for unit in UNITS}
+        yield {unit: load_dataset(ref) for unit, ref in refs.items()}, refs, cache
+    finally:
+        if old is None:
+            os.environ.pop("C2STATS_CACHE_DIR", None)
+        else:
+            os.environ["C2STATS_CACHE_DIR"] = old
+
+
+def test_variant_window_and_direction(variant):
+    loaded, _, _ = variant
+    dy = loaded["dyad_years"].frame
+    assert dy["year"].between(1990, 2000).all() and set(dy["year"]) == set(range(1990, 2001))
+    ay = loaded["arrangement_years"].frame
+    assert ay["year"].between(1990, 2000).all()
+    # directed: every (a, b, year) has its mirror, and the undirected half is the shipped one in the window
+    shipped = load_builtin("dyad_years")
+    shipped = shipped[shipped["year"].between(1990, 2000)]
+    assert len(dy) == 2 * len(shipped)
+    half = dy[dy["ccode1"] < dy["ccode2"]].reset_index(drop=True)
+    # (status may differ: the other coding censors DCAD agreements of unknown status differently)
+    pd.testing.assert_frame_equal(half[["ccode1", "ccode2", "year"]],
+                                  shipped[["ccode1", "ccode2", "year"]].reset_index(drop=True))
+    key = set(zip(dy["ccode1"], dy["ccode2"], dy["year"]))
+    assert all((b, a, y) in key for a, b, y in list(key)[:500])
+    assert "window=1990-2000" in loaded["dyad_years"].name and "directed" in loaded["dyad_years"].name
+
+
+def test_variant_coding_changes_the_indices_and_is_cached(variant):
+    from c2stats.data import load_dataset
+
+    loaded, refs, cache = variant
+    arr = loaded["arrangements"].frame
+    assert "c2i_mme_exercise" not in arr.columns  # provisions_only has no behavioural items
+    assert loaded["arrangements"].data_hash != builtin_hash("arrangements")
+    folders = sorted(p.name for p in (cache / "datasets").iterdir())
+    assert len(folders) == 2  # one build for the undirected units, one for directed dyad-years
+    again = load_dataset(refs["arrangements"])
+    assert again.data_hash == loaded["arrangements"].data_hash
+    assert sorted(p.name for p in (cache / "datasets").iterdir()) == folders
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"path": "data.csv", "coding": "default"}, "apply to the shipped units"),
+    ({"path": "arrangements", "directed": True}, "directed applies to dyad_years only"),
+    ({"path": "dyad_years", "window": [1700, 2000]}, "1816 <= first <= last <= 2014"),
+    ({"path": "dyad_years", "window": [2000, 1990]}, "1816 <= first <= last <= 2014"),
+])
+def test_variant_keys_are_validated(write_toml, body, message):
+    from c2stats.config import load_analysis
+    from c2stats.errors import ConfigError
+
+    ds = ", ".join(f"{k} = {v!r}".replace("True", "true").replace("'", '"') for k, v in body.items())
+    path = write_toml(f"""
+[analysis]
+id = "a"
+title = "t"
+dataset = {{ {ds} }}
+""")
+    with pytest.raises(ConfigError, match=message) as info:
+        load_analysis(path)
+    assert "analysis (id 'a').dataset (line 5)" in str(info.value)

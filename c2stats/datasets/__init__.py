@@ -18,6 +18,7 @@ vendored sources (``sources/``) by :func:`build`. Definitions are in the codeboo
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -77,19 +78,71 @@ def _restore_dtypes(frame: pd.DataFrame, book: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def load_builtin(unit: str) -> pd.DataFrame:
-    """Load a shipped unit with dtypes from the codebook.
+def builtin_hash(unit: str, built: Path | None = None) -> str:
+    """sha256 of a built unit's file (the data hash recorded in reports)."""
+    _check_unit(unit)
+    return hashlib.sha256((Path(built or BUILT_DIR) / f"{unit}.csv.gz").read_bytes()).hexdigest()
+
+
+def load_builtin(unit: str, built: Path | None = None) -> pd.DataFrame:
+    """Load a shipped unit (or one built into ``built``) with dtypes from the codebook.
 
     Integer codes with missing values load as float64 (NaN), dates as datetime64, categories as
     ``Categorical`` with the codebook's levels.
     """
     _check_unit(unit)
-    path = BUILT_DIR / f"{unit}.csv.gz"
-    book = codebook(unit)
+    path = Path(built or BUILT_DIR) / f"{unit}.csv.gz"
+    book = codebook(unit, built)
     types = {e["name"]: ("string" if e["type"] in ("str", "category", "date") else "float64")
              for e in book.to_dict("records")}
     frame = pd.read_csv(path, dtype=types, keep_default_na=False, na_values=[""])
     return _restore_dtypes(frame, book)
+
+
+DEFAULT_WINDOW = (1980, 2010)
+#: Years the vendored sources cover (COW system membership 1816-2016; SIPRI ends 2014). DCAD, and so
+#: every informal arrangement, is observed 1980-2010 only.
+WINDOW_LIMITS = (1816, 2014)
+
+
+def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed: bool,
+                   cache_dir: Path | None = None) -> Path:
+    """Build (once) the units for another coding, window or direction; return their folder.
+
+    The folder is keyed by the coding file's content, the window, the direction and the package
+    version, under ``<cache_dir>/datasets/`` (default ``.c2stats-cache`` in the working directory,
+    or ``$C2STATS_CACHE_DIR``). Builds are deterministic, so a cached variant is the same bytes a
+    rebuild would give.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from c2stats import __version__
+    from c2stats.datasets.coding import resolve_coding_path
+    from c2stats.datasets.stages import BuildOptions, build_all
+
+    coding_path = resolve_coding_path(coding)
+    win = tuple(window or DEFAULT_WINDOW)
+    key = hashlib.sha256(json.dumps(
+        {"coding": hashlib.sha256(coding_path.read_bytes()).hexdigest(), "window": list(win),
+         "directed": bool(directed), "version": __version__}, sort_keys=True).encode()).hexdigest()[:20]
+    root = Path(cache_dir or os.environ.get("C2STATS_CACHE_DIR") or ".c2stats-cache") / "datasets"
+    folder = root / key
+    if (folder / "codebook.json").exists():
+        return folder
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+    try:
+        build_all(dest=tmp, coding=coding_path,
+                  options=BuildOptions(spell_window=win, dyad_window=win, directed=bool(directed)))
+        try:
+            tmp.rename(folder)  # atomic; a concurrent builder may have won the race
+        except OSError:
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 def build(dest: Path | None = None, coding: str | Path | None = None) -> dict[str, Path]:

@@ -111,6 +111,19 @@ class BuildOptions:
 
     spell_window: tuple[int, int] = (1980, 2010)
     dyad_window: tuple[int, int] = (1980, 2010)
+    directed: bool = False  #: dyad_years: one row per ordered pair (both directions) instead of ccode1 < ccode2
+
+
+def direct_dyads(dy: pd.DataFrame) -> pd.DataFrame:
+    """Directed dyad-years: each undirected row twice, as (a, b) and (b, a).
+
+    Every shipped dyad-year covariate is symmetric (joint, minimum, maximum or ratio of the larger
+    to the smaller), so the mirrored row only swaps ``ccode1`` and ``ccode2``; it is what users
+    need to merge monadic covariates of the first state.
+    """
+    mirror = dy.assign(ccode1=dy["ccode2"], ccode2=dy["ccode1"])
+    return pd.concat([dy, mirror], ignore_index=True).sort_values(
+        ["ccode1", "ccode2", "year"], kind="mergesort").reset_index(drop=True)
 
 
 # ------------------------------------------------------------------ io
@@ -753,6 +766,8 @@ def build_all(dest: Path | None = None, coding: str | Path | None = None,
         "arrangement_years": arrangement_years(arr, panel, tables, options.spell_window),
         "dyad_years": dyad_years(arr, sources, panel, tables, options.dyad_window),
     }
+    if options.directed:
+        frames["dyad_years"] = direct_dyads(frames["dyad_years"])
     spec = read_codebook_spec()
     paths: dict[str, Path] = {}
     books = {}
@@ -766,6 +781,7 @@ def build_all(dest: Path | None = None, coding: str | Path | None = None,
         "coding": {"name": cod.name, "file": cod.path, "sha256": cod.sha256, "options": cod.options},
         "windows": {"arrangement_years": list(options.spell_window),
                     "dyad_years": list(options.dyad_window)},
+        "directed": options.directed,
         "source_corrections": [
             {"source": "DCAD 1.0", "id": dca, "column": col, "from": old, "to": new, "reason": why}
             for (dca, col), (old, new, why) in DCAD_CORRECTIONS.items()],
