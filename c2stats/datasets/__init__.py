@@ -145,7 +145,8 @@ def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed
     return folder
 
 
-def build(dest: Path | None = None, coding: str | Path | None = None) -> dict[str, Path]:
+def build(dest: Path | None = None, coding: str | Path | None = None,
+          window: tuple[int, int] | None = None, directed: bool = False) -> dict[str, Path]:
     """Rebuild every unit from the vendored sources into ``dest`` (default: the package's ``built/``).
 
     Parameters
@@ -154,6 +155,10 @@ def build(dest: Path | None = None, coding: str | Path | None = None) -> dict[st
         Output folder; created if missing.
     coding
         A coding file path or the name of a shipped coding (``default``, ``provisions_only``).
+    window
+        First and last year of ``arrangement_years`` and ``dyad_years`` (default 1980-2010).
+    directed
+        ``dyad_years`` with both directions of every dyad.
 
     Returns
     -------
@@ -161,9 +166,11 @@ def build(dest: Path | None = None, coding: str | Path | None = None) -> dict[st
         Unit name (and ``codebook``) -> written file. With the default coding the files are
         byte-identical to the shipped ones.
     """
-    from c2stats.datasets.stages import build_all
+    from c2stats.datasets.stages import BuildOptions, build_all
 
-    paths = build_all(dest=dest, coding=coding)
+    win = tuple(window or DEFAULT_WINDOW)
+    paths = build_all(dest=dest, coding=coding,
+                      options=BuildOptions(spell_window=win, dyad_window=win, directed=directed))
     _codebook_json.cache_clear()
     return paths
 
