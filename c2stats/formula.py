@@ -514,97 +514,179 @@ def _orthopoly(x: np.ndarray, degree: int) -> tuple[np.ndarray, dict]:
     return basis[:, 1:], {"alpha": alpha, "norm2": np.concatenate([[1.0], norm2])}
 
 
-def _bspline(x: np.ndarray, df: int | None, degree: int, knots: list | None) -> np.ndarray:
-    """R's ``splines::bs(x, df, degree)`` without intercept: interior knots at quantiles of x."""
+def _orthopoly_predict(x: np.ndarray, alpha: list[float], norm2: list[float]) -> np.ndarray:
+    """R's ``predict.poly``: the three-term recursion with the estimation sample's alpha and norm2."""
+    degree = len(alpha)
+    z = np.ones((len(x), degree + 1))
+    z[:, 1] = x - alpha[0]
+    for i in range(1, degree):
+        z[:, i + 1] = (x - alpha[i]) * z[:, i] - (norm2[i + 1] / norm2[i]) * z[:, i - 1]
+    return (z / np.sqrt(np.asarray(norm2[1:], dtype=float)))[:, 1:]
+
+
+def _bspline(x: np.ndarray, df: int | None, degree: int, knots: list | None,
+             boundary: list | None = None) -> tuple[np.ndarray, list[float], list[float]]:
+    """R's ``splines::bs(x, df, degree)`` without intercept: interior knots at quantiles of x.
+
+    Returns the basis, the interior knots and the boundary knots. With ``boundary`` given (prediction
+    on new data) values outside it are extrapolated with the boundary polynomial pieces, which is
+    what R's ``bs`` does (its Taylor expansion of order ``degree`` at a pivot inside the first/last
+    knot interval reproduces that piece).
+    """
     from scipy.interpolate import BSpline
 
     if knots is None:
         n_inner = max((df or degree) - degree, 0)
         probs = np.linspace(0, 1, n_inner + 2)[1:-1]
         knots = list(np.quantile(x, probs)) if n_inner else []
-    lo, hi = float(np.min(x)), float(np.max(x))
+    knots = [float(k) for k in knots]
+    lo, hi = (float(np.min(x)), float(np.max(x))) if boundary is None else (float(boundary[0]), float(boundary[1]))
     t = np.concatenate([[lo] * (degree + 1), knots, [hi] * (degree + 1)])
     n_basis = len(t) - degree - 1
     cols = []
     for j in range(n_basis):
         coef = np.zeros(n_basis)
         coef[j] = 1.0
-        spl = BSpline(t, coef, degree, extrapolate=False)
+        spl = BSpline(t, coef, degree, extrapolate=True)
         v = spl(x)
         v[x == hi] = 1.0 if j == n_basis - 1 else 0.0
         cols.append(np.nan_to_num(v))
-    return np.column_stack(cols)[:, 1:]
+    return np.column_stack(cols)[:, 1:], knots, [lo, hi]
 
 
-def _numeric_block(factor: Factor, data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+def _plain(value: Any) -> Any:
+    """A JSON-friendly Python scalar (numpy scalars unwrapped)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _stored(state: dict | None, factor: Factor) -> dict | None:
+    if state is None:
+        return None
+    entry = state.get("factors", {}).get(factor.label)
+    if entry is None:
+        raise FormulaError(
+            f"{factor.label}: the stored design state has no entry for this term; build the state from the "
+            "estimation sample with the same formula (design_matrix(formula, sample).state)."
+        )
+    return entry
+
+
+def _numeric_block(factor: Factor, data: pd.DataFrame, stored: dict | None = None) -> tuple[np.ndarray, list[str], dict]:
+    """A numeric factor's columns, names and state (``stored``: the estimation sample's state, for new data)."""
     if factor.func is None:
         series = data[factor.label]
-        if series.dtype == bool:
-            return series.to_numpy(dtype=float)[:, None], [factor.label]
-        return series.to_numpy(dtype=float)[:, None], [factor.label]
+        return series.to_numpy(dtype=float)[:, None], [factor.label], {"type": "numeric"}
     x = eval_expr(factor.expr, data)
     kw = dict(factor.kwargs)
+    entry: dict[str, Any] = {"type": factor.func}
     with np.errstate(all="ignore"):
         if factor.func in _ELEMENTWISE:
             out = _ELEMENTWISE[factor.func](x)
         elif factor.func == "center":
-            out = x - x.mean()
+            entry["mean"] = float(x.mean()) if stored is None else float(stored["mean"])
+            out = x - entry["mean"]
         elif factor.func in ("standardize", "scale"):
-            out = (x - x.mean()) / x.std(ddof=1)
+            if stored is None:
+                entry.update(mean=float(x.mean()), sd=float(x.std(ddof=1)))
+            else:
+                entry.update(mean=float(stored["mean"]), sd=float(stored["sd"]))
+            out = (x - entry["mean"]) / entry["sd"]
         elif factor.func == "poly":
             degree = int(kw.get("degree", 1))
-            if degree < 1 or degree >= len(np.unique(x)):
-                raise FormulaError(f"{factor.label}: degree must be between 1 and the number of unique values - 1.")
+            names = [f"{factor.label}{d}" for d in range(1, degree + 1)]
             if kw.get("raw", False):
                 block = np.column_stack([x**d for d in range(1, degree + 1)])
+            elif stored is not None:
+                entry.update(alpha=list(stored["alpha"]), norm2=list(stored["norm2"]))
+                block = _orthopoly_predict(x, entry["alpha"], entry["norm2"])
             else:
-                block, _ = _orthopoly(x, degree)
-            return block, [f"{factor.label}{d}" for d in range(1, degree + 1)]
+                if degree < 1 or degree >= len(np.unique(x)):
+                    raise FormulaError(f"{factor.label}: degree must be between 1 and the number of unique values - 1.")
+                block, fitted = _orthopoly(x, degree)
+                entry.update(alpha=[float(a) for a in fitted["alpha"]], norm2=[float(a) for a in fitted["norm2"]])
+            _check_finite(factor, block, stored is not None)
+            return block, names, entry
         elif factor.func == "bs":
-            block = _bspline(x, kw.get("df"), int(kw.get("degree", 3)), kw.get("knots"))
-            return block, [f"{factor.label}{d}" for d in range(1, block.shape[1] + 1)]
+            degree = int(kw.get("degree", 3))
+            if stored is None:
+                block, knots, boundary = _bspline(x, kw.get("df"), degree, kw.get("knots"))
+            else:
+                block, knots, boundary = _bspline(x, None, degree, stored["knots"], stored["boundary"])
+            entry.update(degree=degree, knots=knots, boundary=boundary)
+            return block, [f"{factor.label}{d}" for d in range(1, block.shape[1] + 1)], entry
         else:
             raise FormulaError(f"{factor.label}: unknown transform")
-    if not np.all(np.isfinite(out)):
-        bad = np.flatnonzero(~np.isfinite(out))
-        rows = ", ".join(str(int(r) + 1) for r in bad[:5])
-        raise FormulaError(
-            f"{factor.label} is not finite in {len(bad)} row(s) of the estimation sample (rows {rows}"
-            f"{', ...' if len(bad) > 5 else ''}); e.g. log() of zero or a negative value. Restrict the "
-            "sample or transform differently (e.g. log1p)."
-        )
-    return out[:, None], [factor.label]
+    _check_finite(factor, out, stored is not None)
+    return out[:, None], [factor.label], entry
 
 
-def _factor_block(factor: Factor, data: pd.DataFrame, full_rank_dummies: bool) -> tuple[np.ndarray, list[str]]:
+def _check_finite(factor: Factor, values: np.ndarray, new_data: bool) -> None:
+    finite = np.isfinite(values) if values.ndim == 1 else np.isfinite(values).all(axis=1)
+    if np.all(finite):
+        return
+    bad = np.flatnonzero(~finite)
+    rows = ", ".join(str(int(r) + 1) for r in bad[:5])
+    where = "the new data" if new_data else "the estimation sample"
+    raise FormulaError(
+        f"{factor.label} is not finite in {len(bad)} row(s) of {where} (rows {rows}"
+        f"{', ...' if len(bad) > 5 else ''}); e.g. log() of zero or a negative value. Restrict the "
+        "sample or transform differently (e.g. log1p)."
+    )
+
+
+def _is_categorical_factor(factor: Factor, data: pd.DataFrame, stored: dict | None) -> bool:
+    if stored is not None:
+        return stored["type"] == "categorical"
+    return factor.func == "C" or (factor.func is None and is_categorical(data[factor.label]))
+
+
+def _factor_block(factor: Factor, data: pd.DataFrame, full_rank_dummies: bool,
+                  stored: dict | None = None) -> tuple[np.ndarray, list[str], dict]:
     """Dummy (treatment) coding for categorical factors, numeric blocks otherwise."""
     name = factor.expr.strip("`") if factor.func == "C" else factor.label
-    categorical = factor.func == "C" or (factor.func is None and is_categorical(data[factor.label]))
-    if not categorical:
-        return _numeric_block(factor, data)
+    if not _is_categorical_factor(factor, data, stored):
+        return _numeric_block(factor, data, stored)
     series = data[name]
-    levels = _levels(series)
-    ref = dict(factor.kwargs).get("ref")
-    if ref is not None:
-        if ref not in levels:
-            raise FormulaError(f"{factor.label}: reference level {ref!r} is not among the levels {levels[:10]}.")
-        levels = [ref] + [lv for lv in levels if lv != ref]
+    if stored is not None:
+        levels = list(stored["levels"])
+        unknown = [v for v in pd.unique(series.dropna()) if not any(v == lv for lv in levels)]
+        if unknown:
+            raise FormulaError(
+                f"{factor.label}: value {_plain(unknown[0])!r} of column {name!r} is not a level of the estimation "
+                f"sample (levels: {levels[:10]}); predictions need a level the model was fitted on."
+            )
+    else:
+        levels = _levels(series)
+        ref = dict(factor.kwargs).get("ref")
+        if ref is not None:
+            if ref not in levels:
+                raise FormulaError(f"{factor.label}: reference level {ref!r} is not among the levels {levels[:10]}.")
+            levels = [ref] + [lv for lv in levels if lv != ref]
+        levels = [_plain(lv) for lv in levels]
     used = levels if full_rank_dummies else levels[1:]
     values = series.to_numpy()
     block = np.column_stack([(values == lv).astype(float) for lv in used]) if used else np.empty((len(series), 0))
     prefix = factor.label if factor.func == "C" else name
-    return block, [f"{prefix}{lv}" for lv in used]
+    return block, [f"{prefix}{lv}" for lv in used], {"type": "categorical", "column": name, "levels": levels}
 
 
-def design_matrix(formula: Formula, data: pd.DataFrame, *, categorical_response: bool = False) -> Design:
+def design_matrix(formula: Formula, data: pd.DataFrame, *, categorical_response: bool = False,
+                  state: dict | None = None) -> Design:
     """Build the model matrix of ``formula`` on ``data`` (which must hold no missing values).
 
     With ``categorical_response`` a text or categorical outcome column is returned as it is (for
     multinomial families); otherwise the response must be numeric or boolean.
+
+    ``Design.state`` records what the stateful parts learned from ``data`` (JSON-serialisable):
+    factor levels, ``center``/``scale`` means and standard deviations, ``poly``'s ``alpha`` and
+    ``norm2``, ``bs``'s interior and boundary knots. Passing that ``state`` back builds the matrix
+    of *new* data with the estimation sample's values, as R's ``predict`` does through
+    ``makepredictcall``; the response is then optional (``None`` when its columns are absent).
     """
     blocks: list[np.ndarray] = []
     names: list[str] = []
     term_of: list[str] = []
+    factors_state: dict[str, dict] = {}
     n = len(data)
     if formula.intercept:
         blocks.append(np.ones((n, 1)))
@@ -615,8 +697,11 @@ def design_matrix(formula: Formula, data: pd.DataFrame, *, categorical_response:
         parts = []
         for factor in term.factors:
             full = first_categorical_full and len(term.factors) == 1
-            block, cols = _factor_block(factor, data, full)
-            if full and (factor.func == "C" or (factor.func is None and is_categorical(data[factor.label]))):
+            stored = _stored(state, factor)
+            categorical = _is_categorical_factor(factor, data, stored)
+            block, cols, entry = _factor_block(factor, data, full, stored)
+            factors_state[factor.label] = entry
+            if full and categorical:
                 first_categorical_full = False
             parts.append((block, cols))
         block, cols = parts[0]
@@ -627,8 +712,13 @@ def design_matrix(formula: Formula, data: pd.DataFrame, *, categorical_response:
         names.extend(cols)
         term_of.extend([term.label] * len(cols))
     matrix = np.column_stack(blocks) if blocks else np.empty((n, 0))
+    if state is not None and list(state.get("names", names)) != names:
+        raise FormulaError(
+            f"the new data give the columns {names} but the estimation sample gave {list(state['names'])}; "
+            "predictions need the same formula."
+        )
     response = None
-    if formula.response is not None:
+    if formula.response is not None and (state is None or formula.response.columns <= set(data.columns)):
         plain = formula.response.func is None and formula.response.label in data
         if plain and is_categorical(data[formula.response.label]):
             if not categorical_response:
@@ -639,9 +729,10 @@ def design_matrix(formula: Formula, data: pd.DataFrame, *, categorical_response:
                 )
             response = data[formula.response.label].to_numpy(dtype=object)
         else:
-            response, _ = _numeric_block(formula.response, data)
+            response, _, _ = _numeric_block(formula.response, data)
             response = response[:, 0]
-    return Design(matrix, tuple(names), response, tuple(term_of))
+    design_state = {"formula": formula.text, "names": names, "factors": factors_state}
+    return Design(matrix, tuple(names), response, tuple(term_of), state=design_state)
 
 
 def formula_columns(text: str) -> list[str]:
