@@ -312,6 +312,8 @@ def make_result(spec, est: Estimate, data: ModelData, family: Family, *, config_
         "data_hash": data_hash,
         "versions": library_versions(),
         "warnings": [*data.notes, *est.notes, *(captured or [])],
+        "model_spec": spec.model_dump(mode="json") if hasattr(spec, "model_dump") else None,  # figures re-prepare the sample
+        "design_state": data.design.state,  # formula transform state (design_matrix(..., state=)) for predictions
     }
     frames = {"vcov": vcov_frame(est.names, est.vcov), **est.frames}
     return Result(tidy=tidy, glance=glance, meta=meta, frames=frames, raw=est.raw)
