@@ -16,7 +16,7 @@ import pandas as pd
 from .errors import DataError
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
-EXAMPLES = {"lung": "lung.csv", "mid": "mid.csv"}
+EXAMPLES = {"lung": "lung.csv", "mid": "mid.csv", "leeds_anac_2005": "leeds_anac_2005.csv"}
 READERS = {".csv", ".dta", ".parquet", ".xlsx", ".rds", ".gz"}
 
 
