@@ -40,7 +40,7 @@ def make_data(seed: int = 20240611) -> pd.DataFrame:
     b = (a + 1 + rng.integers(0, 99, size=n)) % 100  # a dyad's two members always differ
     u = rng.random(n)
     p2, p3 = 0.3 * expit(eta), 0.4 * expit(-eta)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "entity": entity,
         "period": period,
         "x1": x1,
@@ -54,6 +54,9 @@ def make_data(seed: int = 20240611) -> pd.DataFrame:
         "time": rng.exponential(np.exp(-eta)) + 0.01,
         "event": (rng.random(n) < 0.8).astype(int),
     })
+    # matched sets for clogit: in each entity, the row with the largest y_cont is the one case
+    frame["case"] = (frame["y_cont"] == frame.groupby("entity")["y_cont"].transform("max")).astype(int)
+    return frame
 
 
 DATA = make_data()
@@ -61,6 +64,7 @@ DATA = make_data()
 #: A minimal valid spec of each family on DATA (a new family adds its line here).
 SPECS: dict[str, dict] = {
     "cox": {"formula": "~ x1 + x2", "time": "time", "event": "event"},
+    "clogit": {"formula": "case ~ x1 + x2", "options": {"group": "entity"}},
     "weibull": {"formula": "~ x1 + x2", "time": "time", "event": "event"},
     "exponential": {"formula": "~ x1 + x2", "time": "time", "event": "event", "options": {"form": "aft"}},
     "logit": {"formula": "y_bin ~ x1 + x2"},
