@@ -42,6 +42,7 @@ class ModelData:
     groups: tuple[np.ndarray, ...] = ()  #: vcov grouping columns, as given in vcov.groups
     n_input: int = 0
     notes: tuple[str, ...] = ()  #: warnings about the sample (dropped rows ...)
+    dropped: tuple[str, ...] = ()  #: design columns omitted as collinear (``on_collinear = "drop"``)
 
     @property
     def X(self) -> np.ndarray:
@@ -65,6 +66,7 @@ class Estimate:
     raw: Any = None
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)  #: extra ``Result.meta`` entries (diagnostics, remedies)
 
 
 class Family:
@@ -149,7 +151,14 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
         raise DataError(f"{where}: {exc.message}", source=source) from None
     except (ValueError, TypeError) as exc:
         raise DataError(f"{where}: cannot build the design matrix ({exc}); check column types.", source=source) from None
-    _check_rank(design, where, source)
+    design, dropped = _check_rank(design, where, source, getattr(spec, "on_collinear", "error"))
+    if dropped:
+        from ..diagnostics import CollinearityWarning
+
+        message = (f"{where}: {', '.join(map(repr, dropped))} omitted because of collinearity (a linear combination "
+                   "of earlier terms, or constant); no coefficient is estimated for it.")
+        notes.append(message)
+        warnings.warn(message, CollinearityWarning, stacklevel=3)
     kwargs: dict[str, Any] = {}
     if family.kind == "survival":
         kwargs.update(_survival_outcome(spec, data, where, source))
@@ -161,7 +170,8 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
             raise DataError(f"{where}: weights column {spec.weights!r} has negative values in rows {_rows(np.flatnonzero(w < 0))}.", source=source)
         kwargs["weights"] = w
     groups = tuple(data[c].to_numpy() for c in group_columns(spec.vcov))
-    return ModelData(frame=data, design=design, groups=groups, n_input=n_input, notes=tuple(notes), **kwargs)
+    return ModelData(frame=data, design=design, groups=groups, n_input=n_input, notes=tuple(notes), dropped=dropped,
+                     **kwargs)
 
 
 def _numeric(data: pd.DataFrame, col: str, where: str, source: str | None) -> np.ndarray:
@@ -213,24 +223,63 @@ def _survival_outcome(spec, data: pd.DataFrame, where: str, source: str | None) 
     return out
 
 
-def _check_rank(design: Design, where: str, source: str | None) -> None:
+def collinear_columns(X: np.ndarray, tol: float = 1e-7) -> list[int]:
+    """Columns that are linear combinations of earlier columns, found left to right as R's ``lm``.
+
+    A column is dropped when the norm of its residual on the kept earlier columns is below
+    ``tol`` times its own norm (LINPACK ``dqrdc2``'s limited pivoting with ``lm``'s
+    ``tol = 1e-7``), so the later of two collinear terms goes, as in R (NA coefficient) and
+    Stata ("omitted because of collinearity"). An all-zero column is always dropped.
+    """
     from scipy.linalg import qr
 
+    X = np.asarray(X, dtype=float)
+    n, k = X.shape
+    if k == 0:
+        return []
+    if n >= k:
+        _, r, _ = qr(X, mode="economic", pivoting=True)
+        diag = np.abs(np.diag(r))
+        if diag.min() > diag.max() * max(n, k) * np.finfo(float).eps * 1e3:
+            return []  # full rank: the usual case costs one pivoted QR
+    norms = np.linalg.norm(X, axis=0)
+    basis = np.empty((n, 0))
+    dropped = []
+    for j in range(k):
+        v = X[:, j].copy()
+        for _ in range(2):  # Gram-Schmidt twice: orthogonal to rounding
+            v -= basis @ (basis.T @ v)
+        size = np.linalg.norm(v)
+        if norms[j] == 0 or size < tol * norms[j]:
+            dropped.append(j)
+        else:
+            basis = np.column_stack([basis, v / size])
+    return dropped
+
+
+def _check_rank(design: Design, where: str, source: str | None,
+                on_collinear: str = "error") -> tuple[Design, tuple[str, ...]]:
+    """Omit (``on_collinear = "drop"``) or refuse collinear columns; returns the design and the omitted names."""
+    from dataclasses import replace
+
     X = design.matrix
-    if X.shape[1] == 0:
-        return
-    if X.shape[0] < X.shape[1]:
-        raise SpecificationError(f"{where}: {X.shape[0]} rows for {X.shape[1]} coefficients; the model is not identified.", source=source)
-    _, r, piv = qr(X, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    tol = diag.max() * max(X.shape) * np.finfo(float).eps * 1e3
-    rank = int((diag > tol).sum())
-    if rank < X.shape[1]:
-        dropped = [design.names[i] for i in piv[rank:]]
+    drop = collinear_columns(X)
+    names = tuple(design.names[i] for i in drop)
+    if drop and on_collinear != "drop":
         raise SpecificationError(
-            f"{where}: the design matrix is rank deficient; {', '.join(map(repr, dropped))} "
-            "is a linear combination of other terms (or constant). Remove it from the formula.", source=source
+            f"{where}: the design matrix is rank deficient; {', '.join(map(repr, names))} is a linear combination of "
+            "earlier terms (or constant). Remove it from the formula, or set on_collinear = \"drop\" to omit it "
+            "with a note.",
+            source=source,
         )
+    if drop:
+        keep = [i for i in range(X.shape[1]) if i not in set(drop)]
+        design = replace(design, matrix=X[:, keep], names=tuple(design.names[i] for i in keep),
+                         term_of_column=tuple(design.term_of_column[i] for i in keep))
+    n, k = design.matrix.shape
+    if n < k:
+        raise SpecificationError(f"{where}: {n} rows for {k} coefficients; the model is not identified.", source=source)
+    return design, names
 
 
 # ----------------------------------------------------------------------------------------------
@@ -314,6 +363,8 @@ def make_result(spec, est: Estimate, data: ModelData, family: Family, *, config_
         "warnings": [*data.notes, *est.notes, *(captured or [])],
         "model_spec": spec.model_dump(mode="json") if hasattr(spec, "model_dump") else None,  # figures re-prepare the sample
         "design_state": data.design.state,  # formula transform state (design_matrix(..., state=)) for predictions
+        "df_resid": est.df_resid,  # reference distribution of Wald tests: t(df_resid), or normal when None
+        **est.meta,
     }
     frames = {"vcov": vcov_frame(est.names, est.vcov), **est.frames}
     return Result(tidy=tidy, glance=glance, meta=meta, frames=frames, raw=est.raw)
