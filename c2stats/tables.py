@@ -97,7 +97,8 @@ OUTCOME_COLUMN_FAMILIES = frozenset({"mnlogit"})
 _SURVIVAL = "cox weibull exponential discrete_hazard"
 
 #: Fit statistics (modelsummary's ``gof_map``): glance key, row label, digits (0 = a count with
-#: thousands separators, ``None`` = text) and the families it is shown for by default ("*" = all).
+#: thousands separators, ``None`` = text, ``"p"`` = a p-value: 3 decimals, "<0.001" below) and the
+#: families it is shown for by default ("*" = all).
 #: A row is shown when its key applies to a model's family and that model's glance has a value.
 GOF_MAP = pd.DataFrame(
     [
@@ -117,7 +118,7 @@ GOF_MAP = pd.DataFrame(
         ("adj_r2", "Adj. R²", 3, "ols"),
         ("r2_within", "R² (within)", 3, "panel"),
         ("icc", "ICC", 3, "mixed"),
-        ("ph_global_p", "PH test p (global)", 3, "cox"),
+        ("ph_global_p", "PH test p (global)", "p", "cox"),
         ("ties", "Ties", None, "cox"),
         ("n_boot", "Bootstrap draws", 0, "*"),
         ("vcov_type", "Std. errors", None, "*"),
@@ -269,6 +270,8 @@ def _gof_value(value, digits) -> str:
         return "yes" if value else "no"
     if digits is None or not isinstance(value, numbers.Real):
         return str(value)
+    if digits == "p":
+        return _fmt_p(float(value))
     if digits == 0:
         return f"{int(round(float(value))):,}"
     return f"{float(value):,.{int(digits)}f}"
