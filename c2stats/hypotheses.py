@@ -1,24 +1,814 @@
 """Declared hypotheses (``[[hypotheses]]``) and their tests: one-sided and two-sided Wald tests of
 linear combinations, joint Wald tests, likelihood-ratio tests, marginal effects, and
 multiple-testing corrections, summarised in a verdict table.
+
+The test language
+-----------------
+``test`` is a small linear language parsed with :mod:`ast` against a whitelist and interpreted
+by our own code (nothing is evaluated):
+
+* ``"volatility > 0"`` / ``"volatility < 0"``: one-sided Wald test (z, or t with the model's
+  residual degrees of freedom for ``ols``/``panel``); the hypothesis is the stated direction, the
+  null its complement, and ``direction_met`` says whether the estimate lies on the stated side.
+* ``"c2_depth + c2_depth:informal = 0"``, ``"maxdem = mindem"``, ``"2*a - b = 1"``: two-sided
+  Wald test of one linear restriction.
+* ``"a = b = 0"`` (every side equal: here a = 0 and b = 0) or a list ``["a = 0", "b = 0"]``:
+  joint Wald test, chi-square on q df (F on q and the residual df for t-reference models), as
+  ``car::linearHypothesis``.
+* ``"lr"`` with two models: likelihood-ratio test of nested models (df from the parameter
+  counts; both must be fitted on the same observations).
+
+Terms are written as in the model's tidy table: ``age``, ``contig:power``, ``(Intercept)``,
+``log(gdp)``, ``C(region)Europe``; back-quotes protect anything else (```my var```). In a
+multi-equation model (``mnlogit``) a term is ``"<component>: <term>"`` (a colon then a space,
+e.g. ``formal: age``) or the ``component`` key names the equation for every term.
+
+``at`` turns the test into one on the marginal effect of a term at declared values of its
+moderators: with ``test = "c2_depth > 0"`` and ``at = {informal = 1}``, the tested quantity is
+``b[c2_depth] + 1 * b[c2_depth:informal]`` with its delta-method (here exact, linear) standard
+error. A list of values (``at = {informal = [0, 1]}``) gives one verdict row per value.
+
+Estimates, statistics and standard errors are on the model's scale (log hazard, log odds, ...)
+even when tables exponentiate; the ``scale`` column says which.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import ast
+import itertools
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Sequence
 
-from pydantic import Field
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator, model_validator
+from scipy import stats
 
-from ._spec import Identifier, Strict
+from ._spec import Identifier, Strict, suggest
+from .errors import ConfigError, SpecificationError
+
+__all__ = [
+    "HypothesisSpec",
+    "ParsedTest",
+    "VERDICT_COLUMNS",
+    "adjust_pvalues",
+    "check_hypotheses",
+    "evaluate_hypotheses",
+    "parse_test",
+    "verdict_display",
+]
 
 
+# ----------------------------------------------------------------------------------------------
+# Parsing
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LinearForm:
+    """``sum(coef[ref] * b[ref]) + const``: one side (or a difference of sides) of a restriction."""
+
+    coefs: tuple[tuple[str, float], ...]
+    const: float = 0.0
+
+    def __add__(self, other: "LinearForm") -> "LinearForm":
+        merged: dict[str, float] = dict(self.coefs)
+        for ref, c in other.coefs:
+            merged[ref] = merged.get(ref, 0.0) + c
+        return LinearForm(tuple(merged.items()), self.const + other.const)
+
+    def scale(self, factor: float) -> "LinearForm":
+        return LinearForm(tuple((r, c * factor) for r, c in self.coefs), self.const * factor)
+
+    @property
+    def is_constant(self) -> bool:
+        return all(c == 0 for _, c in self.coefs)
+
+
+@dataclass(frozen=True)
+class ParsedTest:
+    """A parsed ``test``: restrictions ``form = 0`` (each form already moved to one side)."""
+
+    text: str
+    kind: Literal["wald", "one_sided", "joint", "lr"]
+    restrictions: tuple[LinearForm, ...] = ()
+    direction: Literal["greater", "less"] | None = None
+
+    @property
+    def terms(self) -> list[str]:
+        """Every term the test names, in order of appearance."""
+        return list(dict.fromkeys(ref for form in self.restrictions for ref, _ in form.coefs))
+
+
+_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.:\[\]]*")
+_OPERATORS = ("==", "<=", ">=", "!=", "=", "<", ">", "+", "-", "*", "/", "(", ")")
+
+
+def _balanced(text: str, start: int, where: str) -> int:
+    """Index just past the parenthesis group opening at ``start``."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    raise ValueError(f"{where}: unbalanced parentheses in {text[start:]!r}.")
+
+
+def _read_name(text: str, i: int, where: str) -> tuple[str, int]:
+    """A term name from ``i``: name characters and balanced ``(...)`` groups (``poly(x, 2)1``)."""
+    start = i
+    while True:
+        m = _NAME_CHARS.match(text, i)
+        i = m.end()
+        if i < len(text) and text[i] == "(":
+            i = _balanced(text, i, where)
+            continue
+        break
+    name = text[start:i]
+    if name.endswith(":") and i < len(text) and text[i] in " \t":
+        # "<component>: <term>" (a colon followed by a space is never inside a term name)
+        j = i
+        while j < len(text) and text[j] in " \t":
+            j += 1
+        if j < len(text) and (text[j].isalpha() or text[j] in "_.(`"):
+            if text[j] == "`":
+                end = text.find("`", j + 1)
+                if end < 0:
+                    raise ValueError(f"{where}: unclosed back-quote in {text!r}.")
+                rest, i = text[j + 1 : end], end + 1
+            else:
+                rest, i = _read_name(text, j, where)
+            return f"{name} {rest}", i
+    return name, i
+
+
+def _tokenize(text: str, where: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in " \t\n":
+            i += 1
+        elif ch == "`":
+            end = text.find("`", i + 1)
+            if end < 0:
+                raise ValueError(f"{where}: unclosed back-quote in {text!r}.")
+            tokens.append(("name", text[i + 1 : end]))
+            i = end + 1
+        elif text.startswith("(Intercept)", i):
+            tokens.append(("name", "(Intercept)"))
+            i += len("(Intercept)")
+        elif ch.isdigit() or (ch == "." and i + 1 < len(text) and text[i + 1].isdigit()):
+            m = _NUMBER.match(text, i)
+            tokens.append(("number", m.group(0)))
+            i = m.end()
+        elif ch.isalpha() or ch == "_" or ch == ".":
+            name, i = _read_name(text, i, where)
+            tokens.append(("name", name))
+        else:
+            op = next((o for o in _OPERATORS if text.startswith(o, i)), None)
+            if op is None:
+                raise ValueError(
+                    f"{where}: unexpected character {ch!r} in {text!r}. Write terms as in the model's table, numbers, "
+                    "+ - * / ( ), and one of = < >; back-quote unusual names (`my var`)."
+                )
+            if op == "!=":
+                raise ValueError(f"{where}: '!=' is not a testable hypothesis; test 'a = b' (two-sided) instead.")
+            tokens.append(("op", op))
+            i += len(op)
+    return tokens
+
+
+_CMP = {ast.Eq: "=", ast.Lt: "<", ast.Gt: ">", ast.LtE: "<", ast.GtE: ">"}
+_ALLOWED = (ast.Expression, ast.Compare, ast.BinOp, ast.UnaryOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.USub,
+            ast.UAdd, ast.Constant, ast.Name, ast.Load, *_CMP)
+
+
+def _linear(node: ast.AST, names: dict[str, str], where: str) -> LinearForm:
+    if isinstance(node, ast.Name):
+        return LinearForm(((names[node.id], 1.0),))
+    if isinstance(node, ast.Constant):
+        return LinearForm((), float(node.value))
+    if isinstance(node, ast.UnaryOp):
+        inner = _linear(node.operand, names, where)
+        return inner.scale(-1.0) if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp):
+        left, right = _linear(node.left, names, where), _linear(node.right, names, where)
+        if isinstance(node.op, ast.Add):
+            return left + right
+        if isinstance(node.op, ast.Sub):
+            return left + right.scale(-1.0)
+        if isinstance(node.op, ast.Mult):
+            if left.is_constant:
+                return right.scale(left.const)
+            if right.is_constant:
+                return left.scale(right.const)
+            raise ValueError(f"{where}: a product of two terms is not linear; multiply terms by numbers only.")
+        if not right.is_constant or right.const == 0:
+            raise ValueError(f"{where}: divide by a non-zero number only.")
+        return left.scale(1.0 / right.const)
+    raise ValueError(f"{where}: a comparison can only be the whole test.")  # pragma: no cover - guarded below
+
+
+def _parse_one(text: str, where: str) -> tuple[list[LinearForm], str]:
+    """Restrictions of one statement and its relation ('=', '<' or '>')."""
+    tokens = _tokenize(text, where)
+    if not tokens:
+        raise ValueError(f"{where}: the test is empty; write e.g. 'volatility > 0'.")
+    names: dict[str, str] = {}
+    parts = []
+    for kind, value in tokens:
+        if kind == "name":
+            key = next((k for k, v in names.items() if v == value), None) or f"_t{len(names)}"
+            names[key] = value
+            parts.append(key)
+        elif kind == "op":
+            parts.append("==" if value == "=" else value)
+        else:
+            parts.append(value)
+    source = " ".join(parts)
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        raise ValueError(
+            f"{where}: {text!r} is not a valid test. Examples: 'x > 0', 'a + a:b = 0', 'a = b = 0'."
+        ) from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED) or (isinstance(node, ast.Constant) and not isinstance(node.value, (int, float))):
+            raise ValueError(f"{where}: {text!r} uses something outside the test language ({type(node).__name__}).")
+    body = tree.body
+    if not isinstance(body, ast.Compare):
+        raise ValueError(
+            f"{where}: {text!r} states no hypothesis; add '= 0', '> 0' or '< 0' (e.g. '{text} > 0')."
+        )
+    for node in ast.walk(body):
+        if node is not body and isinstance(node, ast.Compare):
+            raise ValueError(f"{where}: {text!r} has a comparison inside another; write one relation chain.")
+    relations = {_CMP[type(op)] for op in body.ops}
+    sides = [_linear(n, names, where) for n in (body.left, *body.comparators)]
+    if relations != {"="} and len(body.ops) > 1:
+        raise ValueError(
+            f"{where}: {text!r} chains inequalities; a directional test has one '<' or '>' (e.g. 'x > 0')."
+        )
+    forms = [a + b.scale(-1.0) for a, b in zip(sides, sides[1:])]
+    for form in forms:
+        if form.is_constant:
+            raise ValueError(f"{where}: {text!r} has a restriction without any term.")
+    return forms, relations.pop()
+
+
+def parse_test(test: str | Sequence[str], where: str = "test") -> ParsedTest:
+    """Parse a ``test`` value (string or list of equalities) into restrictions.
+
+    Raises
+    ------
+    ValueError
+        With a message naming ``where`` and the fix, for anything outside the language.
+    """
+    if isinstance(test, str):
+        if test.strip().lower() == "lr":
+            return ParsedTest(text="lr", kind="lr")
+        forms, relation = _parse_one(test, where)
+        if relation == "=":
+            return ParsedTest(text=test, kind="wald" if len(forms) == 1 else "joint", restrictions=tuple(forms))
+        return ParsedTest(text=test, kind="one_sided", restrictions=tuple(forms),
+                          direction="greater" if relation == ">" else "less")
+    items = list(test)
+    if not items:
+        raise ValueError(f"{where}: the list of restrictions is empty.")
+    forms: list[LinearForm] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ValueError(f"{where}[{i}]: each restriction is a string such as 'a = 0'.")
+        part, relation = _parse_one(item, f"{where}[{i}]")
+        if relation != "=":
+            raise ValueError(f"{where}[{i}]: a joint test takes equalities only; {item!r} is directional.")
+        forms.extend(part)
+    return ParsedTest(text=" & ".join(items), kind="joint" if len(forms) > 1 else "wald", restrictions=tuple(forms))
+
+
+# ----------------------------------------------------------------------------------------------
+# The config section
+# ----------------------------------------------------------------------------------------------
 class HypothesisSpec(Strict):
     """``[[hypotheses]]``: a declared hypothesis and its test."""
 
     id: Identifier = Field(description="Hypothesis id, e.g. 'H1'.")
     statement: str = Field(description="The hypothesis in words, shown in the verdict table.")
-    models: list[str] = Field(min_length=1, description="Model id(s) the test uses (two for a likelihood-ratio test).")
-    test: str = Field(description="The test, e.g. 'volatility > 0', 'a + a:b = 0', 'a = b = 0', or 'lr'.")
-    alpha: float = Field(default=0.05, gt=0, lt=1, description="Significance level.")
-    correction: Literal["none", "holm", "bh"] = Field(default="none", description="Multiple-testing correction across the family.")
-    family: str | None = Field(default=None, description="Name of the group of hypotheses corrected together.")
+    models: list[str] = Field(
+        min_length=1,
+        description=(
+            "Model id(s) the test uses: for a Wald test, each model listed gets its own verdict row; for 'lr', "
+            "exactly two nested models fitted on the same observations (order does not matter)."
+        ),
+    )
+    test: str | list[str] = Field(
+        description=(
+            "The test: 'x > 0' or 'x < 0' (one-sided Wald), 'a + a:b = 0' or 'a = b' (two-sided Wald of one linear "
+            "restriction), 'a = b = 0' or a list ['a = 0', 'b = 0'] (joint Wald), or 'lr' (likelihood-ratio test of "
+            "two nested models). Terms as in the model's table; back-quote odd names; '<component>: <term>' in "
+            "multi-equation models."
+        )
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="Significance level of the decision (after correction).")
+    correction: Literal["none", "holm", "bh"] = Field(
+        default="none",
+        description=(
+            "Multiple-testing correction across the hypotheses sharing 'family': 'holm' (Holm 1979, family-wise "
+            "error) or 'bh' (Benjamini-Hochberg 1995, false discovery rate), as R's p.adjust."
+        ),
+    )
+    family: str | None = Field(
+        default=None,
+        description=(
+            "Name of the group of hypotheses corrected together (every verdict row of every hypothesis with this "
+            "family counts as one test); required when correction is not 'none', and all members must declare "
+            "the same correction and alpha."
+        ),
+    )
+    component: str | None = Field(
+        default=None,
+        description="Multi-equation models (mnlogit): the equation (outcome category) the terms of the test belong to.",
+    )
+    at: dict[str, float | list[float]] = Field(
+        default_factory=dict,
+        description=(
+            "Marginal effect at declared moderator values: {moderator = value or [values]}; each term t of the test "
+            "becomes b[t] + sum(value * b[t:moderator]) over its interactions with the moderators (every moderator "
+            "interacting with t must be given). One verdict row per combination of values."
+        ),
+    )
+
+    @field_validator("test")
+    @classmethod
+    def _check_test(cls, value):
+        parse_test(value, "test")
+        return value
+
+    @model_validator(mode="after")
+    def _check_combination(self):
+        parsed = parse_test(self.test, "test")
+        if parsed.kind == "lr":
+            if len(self.models) != 2 or self.models[0] == self.models[1]:
+                raise ValueError(f"a likelihood-ratio test ('lr') compares exactly two different models; got models = {self.models}.")
+            if self.at or self.component:
+                raise ValueError("'at' and 'component' apply to Wald tests, not to test = 'lr'.")
+        if self.correction != "none" and not self.family:
+            raise ValueError(
+                f"correction = {self.correction!r} needs family = \"<name>\" naming the hypotheses corrected together."
+            )
+        for key, value in self.at.items():
+            if isinstance(value, list) and not value:
+                raise ValueError(f"at.{key} is an empty list; give at least one value.")
+        return self
+
+
+def check_hypotheses(specs: Sequence[HypothesisSpec]) -> None:
+    """Rules across hypotheses (call once at config time): a family shares one correction and one alpha.
+
+    Raises
+    ------
+    ConfigError
+        ``where`` = ``hypotheses (id 'H3').correction`` (or ``.alpha``).
+    """
+    first: dict[str, HypothesisSpec] = {}
+    for spec in specs:
+        if not spec.family:
+            continue
+        ref = first.setdefault(spec.family, spec)
+        for key in ("correction", "alpha"):
+            if getattr(spec, key) != getattr(ref, key):
+                raise ConfigError(
+                    f"hypothesis {spec.id!r} is in family {spec.family!r} with {key} = {getattr(spec, key)!r}, but "
+                    f"{ref.id!r} in the same family has {key} = {getattr(ref, key)!r}; a family is corrected as one "
+                    f"group, so give every member the same {key}.",
+                    where=f"hypotheses (id {spec.id!r}).{key}",
+                )
+
+
+# ----------------------------------------------------------------------------------------------
+# Corrections
+# ----------------------------------------------------------------------------------------------
+def adjust_pvalues(p: Sequence[float], method: Literal["none", "holm", "bh"]) -> np.ndarray:
+    """Adjusted p-values, exactly R's ``p.adjust(p, method)`` (``"bh"`` = ``"BH"``); NaN stays NaN."""
+    p = np.asarray(p, dtype=float)
+    out = p.copy()
+    ok = np.isfinite(p)
+    q = p[ok]
+    m = q.size
+    if method == "none" or m == 0:
+        return out
+    if method == "holm":
+        order = np.argsort(q, kind="stable")
+        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * q[order]))
+    elif method == "bh":
+        order = np.argsort(q, kind="stable")[::-1]
+        i = np.arange(m, 0, -1)
+        adj = np.minimum(1.0, np.minimum.accumulate(m / i * q[order]))
+    else:
+        raise ValueError(f"unknown correction {method!r}")
+    res = np.empty(m)
+    res[order] = adj
+    out[ok] = res
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluation
+# ----------------------------------------------------------------------------------------------
+VERDICT_COLUMNS: dict[str, str] = {
+    "hypothesis": "Hypothesis id.",
+    "statement": "The hypothesis in words.",
+    "model": "Model id (for 'lr': '<restricted> vs <full>').",
+    "test": "The declared test.",
+    "kind": "one_sided, wald (one restriction, two-sided), joint, lr.",
+    "at": "Moderator values of a marginal-effect test ('' otherwise).",
+    "estimate": "Value of the tested linear combination (left minus right side) on the model's scale; NaN for joint/lr.",
+    "std_error": "Its standard error, from the model's reported covariance (robust/cluster when declared).",
+    "statistic": "z or t (one restriction), chi-square or F (joint), LR chi-square (lr).",
+    "distribution": "Reference distribution: normal, t, chisq or F.",
+    "df": "Numerator degrees of freedom (restrictions; parameter difference for lr).",
+    "df_resid": "Denominator degrees of freedom of t and F (NaN for normal and chi-square).",
+    "p_value": "Unadjusted p-value (one-sided for one_sided tests).",
+    "correction": "none, holm or bh.",
+    "family": "Group corrected together ('' when none).",
+    "p_adjusted": "p-value after the correction within the family (= p_value without correction).",
+    "alpha": "Significance level.",
+    "reject": "True when p_adjusted < alpha (the null is rejected; for one_sided the stated direction is supported).",
+    "decision": "'reject H0' or 'do not reject H0' ('not tested' when the p-value is missing).",
+    "expected_direction": "'> 0' or '< 0' for one-sided tests ('' otherwise).",
+    "direction_met": "One-sided tests: whether the estimate lies on the stated side; NA otherwise.",
+    "scale": "Scale of estimate (log_hazard, log_odds, ...): never exponentiated.",
+    "converged": "Whether every model used converged.",
+    "note": "Warnings: non-convergence, separation, tests that ignore the declared variance (lr).",
+}
+
+
+@dataclass(frozen=True)
+class _Params:
+    labels: list[str]
+    terms: list[str]
+    components: list[str]
+    coef: np.ndarray
+    vcov: np.ndarray
+
+
+def _params(result, where: str) -> _Params:
+    tidy = result.tidy
+    vc = result.vcov()
+    if vc is None:
+        raise SpecificationError(f"{where}: model {result.model_id!r} has no covariance matrix (frames['vcov']); "
+                                 "a Wald test needs it. Refit the model with c2stats.")
+    terms = tidy["term"].astype(str).tolist()
+    comps = tidy["component"].fillna("").astype(str).tolist() if "component" in tidy.columns else [""] * len(terms)
+    labels = [str(x) for x in vc.index]
+    if len(labels) != len(terms):
+        raise SpecificationError(f"{where}: model {result.model_id!r} has {len(terms)} terms but a {len(labels)}-row "
+                                 "covariance matrix.")
+    return _Params(labels, terms, comps, tidy["estimate"].to_numpy(float), vc.to_numpy(float))
+
+
+def _split_interaction(term: str) -> list[str]:
+    """Factors of an interaction name ``a:b:c`` (colons inside parentheses or brackets do not split)."""
+    parts, depth, cur = [], 0, ""
+    for ch in term:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == ":" and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
+
+
+def _resolve(ref: str, params: _Params, spec: HypothesisSpec, model_id: str) -> int:
+    where = f"hypothesis {spec.id!r}"
+    hits = [i for i, lab in enumerate(params.labels) if lab == ref]
+    if len(hits) == 1:
+        return hits[0]
+    if ": " in ref:
+        comp, term = ref.split(": ", 1)
+        hits = [i for i, (c, t) in enumerate(zip(params.components, params.terms)) if c == comp and t == term]
+        if len(hits) == 1:
+            return hits[0]
+    hits = [i for i, t in enumerate(params.terms) if t == ref]
+    if spec.component:
+        hits = [i for i in hits if params.components[i] == spec.component]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        comps = ", ".join(params.components[i] for i in hits)
+        raise SpecificationError(
+            f"{where}: term {ref!r} is in several equations of model {model_id!r} ({comps}); write "
+            f"'{params.components[hits[0]]}: {ref}' in the test, or set component = {params.components[hits[0]]!r}.",
+            where=f"hypotheses (id {spec.id!r}).test",
+        )
+    valid = list(dict.fromkeys([*params.terms, *params.labels]))
+    if spec.component and spec.component not in set(params.components):
+        comps = sorted(set(c for c in params.components if c))
+        raise SpecificationError(
+            f"{where}: component {spec.component!r} is not an equation of model {model_id!r} "
+            f"(equations: {', '.join(comps) or 'none'}); fix the component key.",
+            where=f"hypotheses (id {spec.id!r}).component",
+        )
+    raise SpecificationError(
+        f"{where}: the test names {ref!r}, which is not a term of model {model_id!r}{suggest(ref, valid)}. Write the "
+        "term exactly as in the model's table (interactions as 'a:b', back-quotes for unusual names).",
+        where=f"hypotheses (id {spec.id!r}).test",
+    )
+
+
+def _restriction_row(form: LinearForm, params: _Params, spec: HypothesisSpec, model_id: str,
+                     at: Mapping[str, float]) -> tuple[np.ndarray, float]:
+    """Row of R and the right-hand side r for ``form = 0``, with ``at`` moderators expanded."""
+    row = np.zeros(len(params.labels))
+    for ref, c in form.coefs:
+        i = _resolve(ref, params, spec, model_id)
+        row[i] += c
+        if not at:
+            continue
+        base = _split_interaction(params.terms[i])
+        for j, term in enumerate(params.terms):
+            if j == i or params.components[j] != params.components[i]:
+                continue
+            parts = _split_interaction(term)
+            if len(parts) <= len(base) or any(parts.count(b) < base.count(b) for b in base):
+                continue
+            extra = list(parts)
+            for b in base:
+                extra.remove(b)
+            unknown = [e for e in extra if e not in at]
+            if unknown:
+                raise SpecificationError(
+                    f"hypothesis {spec.id!r}: {term!r} also moderates {params.terms[i]!r} in model {model_id!r}, so the "
+                    f"marginal effect depends on {', '.join(map(repr, unknown))}; add "
+                    f"{' and '.join(repr(u) for u in unknown)} to at.",
+                    where=f"hypotheses (id {spec.id!r}).at",
+                )
+            row[j] += c * math.prod(at[e] for e in extra)
+    return row, -form.const
+
+
+def _at_combinations(spec: HypothesisSpec) -> list[dict[str, float]]:
+    if not spec.at:
+        return [{}]
+    keys = list(spec.at)
+    values = [v if isinstance(v, list) else [v] for v in spec.at.values()]
+    return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+
+
+def _check_at_keys(spec: HypothesisSpec, params: _Params, model_id: str) -> None:
+    factors = {f for t in params.terms for f in _split_interaction(t)}
+    for key in spec.at:
+        if key not in factors:
+            raise SpecificationError(
+                f"hypothesis {spec.id!r}: at names {key!r}, which is not part of any term of model {model_id!r}"
+                f"{suggest(key, sorted(factors))}; name a moderator as it appears in the interaction terms "
+                "(e.g. 'informal' in 'c2_depth:informal').",
+                where=f"hypotheses (id {spec.id!r}).at",
+            )
+
+
+def _model_notes(result) -> tuple[bool, list[str]]:
+    notes = []
+    converged = bool(result.glance.get("converged", True))
+    if not converged:
+        notes.append(f"{result.model_id} did not converge")
+    if result.glance.get("separation"):
+        remedy = result.meta.get("remedy")
+        notes.append(f"{result.model_id}: separation" + (f" (refitted with {remedy})" if remedy else ""))
+    return converged, notes
+
+
+def _wald_row(spec: HypothesisSpec, parsed: ParsedTest, result, model_id: str, at: dict[str, float]) -> dict:
+    params = _params(result, f"hypothesis {spec.id!r}")
+    if spec.at:
+        _check_at_keys(spec, params, model_id)
+    rows = [_restriction_row(f, params, spec, model_id, at) for f in parsed.restrictions]
+    R = np.vstack([r for r, _ in rows])
+    rhs = np.array([c for _, c in rows])
+    d = R @ params.coef - rhs
+    RVR = R @ params.vcov @ R.T
+    df_resid = result.meta.get("df_resid")
+    df_resid = float(df_resid) if df_resid is not None and np.isfinite(df_resid) else None
+    q = R.shape[0]
+    converged, notes = _model_notes(result)
+    if q > 1 and np.linalg.matrix_rank(R) < q:
+        raise SpecificationError(
+            f"hypothesis {spec.id!r}: the restrictions of {parsed.text!r} are linearly dependent in model {model_id!r} "
+            "(one follows from the others); remove the redundant one.",
+            where=f"hypotheses (id {spec.id!r}).test",
+        )
+    out: dict[str, Any] = {"df": q, "df_resid": np.nan}
+    if q == 1:
+        se = float(np.sqrt(RVR[0, 0])) if RVR[0, 0] >= 0 else np.nan
+        stat = float(d[0] / se) if se > 0 else np.nan
+        dist = stats.norm if df_resid is None else stats.t(df_resid)
+        if parsed.kind == "one_sided":
+            p = float(dist.sf(stat) if parsed.direction == "greater" else dist.cdf(stat))
+        else:
+            p = float(2 * dist.sf(abs(stat)))
+        out.update(estimate=float(d[0]), std_error=se, statistic=stat,
+                   distribution="normal" if df_resid is None else "t")
+        if df_resid is not None:
+            out["df_resid"] = df_resid
+    else:
+        try:
+            chi2 = float(d @ np.linalg.solve(RVR, d))
+        except np.linalg.LinAlgError:
+            chi2 = np.nan
+        if df_resid is None:
+            p = float(stats.chi2.sf(chi2, q))
+            out.update(statistic=chi2, distribution="chisq")
+        else:
+            p = float(stats.f.sf(chi2 / q, q, df_resid))
+            out.update(statistic=chi2 / q, distribution="F", df_resid=df_resid)
+        out.update(estimate=np.nan, std_error=np.nan)
+    if not np.isfinite(p):
+        p = np.nan
+        notes.append("the covariance of the tested combination is not positive (test not computed)")
+    direction = {"greater": "> 0", "less": "< 0"}.get(parsed.direction or "", "")
+    met = None
+    if parsed.kind == "one_sided" and np.isfinite(out["estimate"]):
+        met = bool(out["estimate"] > 0) if parsed.direction == "greater" else bool(out["estimate"] < 0)
+    out.update(p_value=p, expected_direction=direction, direction_met=met, converged=converged,
+               scale=str(result.meta.get("scale", "")), notes=notes,
+               at=", ".join(f"{k} = {v:g}" for k, v in at.items()))
+    return out
+
+
+def _lr_row(spec: HypothesisSpec, results: Mapping[str, Any]) -> dict:
+    a, b = (results[m] for m in spec.models)
+    where = f"hypotheses (id {spec.id!r}).models"
+    for res in (a, b):
+        ll = res.glance.get("loglik")
+        if ll is None or not np.isfinite(ll):
+            raise SpecificationError(
+                f"hypothesis {spec.id!r}: model {res.model_id!r} reports no log-likelihood, so a likelihood-ratio test "
+                "is not possible; use a Wald test (e.g. test = 'a = b = 0').", where=where)
+        if res.meta.get("family") == "firth" or res.meta.get("remedy") == "firth":
+            raise SpecificationError(
+                f"hypothesis {spec.id!r}: model {res.model_id!r} is a Firth (penalised) fit; its likelihood-ratio test "
+                "needs the penalised profile likelihood, which c2stats does not compute. Use a Wald test.", where=where)
+        if res.glance.get("reml"):
+            raise SpecificationError(
+                f"hypothesis {spec.id!r}: model {res.model_id!r} is fitted by REML, whose likelihoods are not comparable "
+                "across fixed effects; set options.reml = false in both models for a likelihood-ratio test.",
+                where=where)
+    if a.meta.get("family") != b.meta.get("family"):
+        raise SpecificationError(
+            f"hypothesis {spec.id!r}: models {a.model_id!r} ({a.meta.get('family')}) and {b.model_id!r} "
+            f"({b.meta.get('family')}) are different families, so they are not nested.", where=where)
+    if int(a.glance.get("nobs")) != int(b.glance.get("nobs")):
+        raise SpecificationError(
+            f"hypothesis {spec.id!r}: models {a.model_id!r} ({a.glance.get('nobs')} observations) and {b.model_id!r} "
+            f"({b.glance.get('nobs')}) are fitted on different samples; a likelihood-ratio test needs the same rows. "
+            "Restrict both models to the complete cases of the larger one (sample key).", where=where)
+    small, big = (a, b) if len(a.tidy) < len(b.tidy) else (b, a)
+    if len(small.tidy) == len(big.tidy):
+        raise SpecificationError(
+            f"hypothesis {spec.id!r}: models {a.model_id!r} and {b.model_id!r} have the same number of parameters, so "
+            "neither is nested in the other.", where=where)
+
+    def keys(res):
+        comp = res.tidy["component"].fillna("") if "component" in res.tidy.columns else [""] * len(res.tidy)
+        return set(zip(comp, res.tidy["term"]))
+
+    missing = sorted(t for _, t in keys(small) - keys(big))
+    if missing:
+        raise SpecificationError(
+            f"hypothesis {spec.id!r}: model {small.model_id!r} has terms not in {big.model_id!r} "
+            f"({', '.join(map(repr, missing[:5]))}), so it is not nested in it; a likelihood-ratio test compares a "
+            "model with a restricted version of itself.", where=where)
+    df = len(big.tidy) - len(small.tidy)
+    stat = float(2.0 * (big.glance["loglik"] - small.glance["loglik"]))
+    p = float(stats.chi2.sf(stat, df))
+    notes = []
+    conv = True
+    for res in (small, big):
+        c, n = _model_notes(res)
+        conv &= c
+        notes += n
+    if any(dict(res.meta.get("vcov") or {}).get("type", "model") != "model" for res in (small, big)):
+        notes.append("the LR test uses the likelihood and ignores the declared robust/cluster variance")
+    return {"model": f"{small.model_id} vs {big.model_id}", "estimate": np.nan, "std_error": np.nan, "statistic": stat,
+            "distribution": "chisq", "df": df, "df_resid": np.nan, "p_value": p, "expected_direction": "",
+            "direction_met": None, "converged": conv, "scale": "", "notes": notes, "at": ""}
+
+
+def evaluate_hypotheses(specs: Sequence[HypothesisSpec], results: Mapping[str, Any]) -> pd.DataFrame:
+    """Run every declared test on the fitted results and decide, with corrections by family.
+
+    Parameters
+    ----------
+    specs
+        The ``[[hypotheses]]`` entries.
+    results
+        ``{model_id: Result}`` of the fitted (or reloaded) models.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per hypothesis, model and ``at`` combination, in declaration order, with the columns
+        of :data:`VERDICT_COLUMNS` (documented there).
+
+    Raises
+    ------
+    SpecificationError
+        Naming the hypothesis id, the key and the fix: a term not in its model (with the closest
+        term suggested), an ambiguous multi-equation term, a moderator missing from ``at``,
+        models that are not nested or not on the same observations for ``lr``.
+    """
+    specs = list(specs)
+    check_hypotheses(specs)
+    rows: list[dict[str, Any]] = []
+    for spec in specs:
+        for mid in spec.models:
+            if mid not in results:
+                raise SpecificationError(
+                    f"hypothesis {spec.id!r} uses model {mid!r}, which was not fitted{suggest(mid, list(results))}.",
+                    where=f"hypotheses (id {spec.id!r}).models")
+        parsed = parse_test(spec.test, f"hypotheses (id {spec.id!r}).test")
+        base = {"hypothesis": spec.id, "statement": spec.statement, "test": parsed.text if parsed.kind != "lr" else "lr",
+                "kind": parsed.kind, "correction": spec.correction, "family": spec.family or "", "alpha": spec.alpha}
+        if parsed.kind == "lr":
+            rows.append({**base, **_lr_row(spec, results)})
+            continue
+        for mid in spec.models:
+            for at in _at_combinations(spec):
+                rows.append({**base, "model": mid, **_wald_row(spec, parsed, results[mid], mid, at)})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in VERDICT_COLUMNS})
+    frame["p_adjusted"] = frame["p_value"].astype(float)
+    for family, idx in frame[frame["family"] != ""].groupby("family").groups.items():
+        method = frame.loc[idx, "correction"].iloc[0]
+        frame.loc[idx, "p_adjusted"] = adjust_pvalues(frame.loc[idx, "p_value"].to_numpy(float), method)
+    p_adj = frame["p_adjusted"].to_numpy(float)
+    frame["reject"] = np.where(np.isfinite(p_adj), p_adj < frame["alpha"].to_numpy(float), False)
+    frame["decision"] = np.where(~np.isfinite(p_adj), "not tested",
+                                 np.where(frame["reject"], "reject H0", "do not reject H0"))
+    frame["note"] = [
+        "; ".join(n) for n in frame["notes"]
+    ]
+    frame["direction_met"] = frame["direction_met"].astype(object).where(frame["direction_met"].notna(), None)
+    frame["reject"] = frame["reject"].astype(bool)
+    frame["df"] = frame["df"].astype(int)
+    for col in ("estimate", "std_error", "statistic", "df_resid", "p_value", "p_adjusted", "alpha"):
+        frame[col] = frame[col].astype(float)
+    return frame[list(VERDICT_COLUMNS)].reset_index(drop=True)
+
+
+def verdict_display(verdicts: pd.DataFrame, digits: int = 3) -> tuple[pd.DataFrame, list[str]]:
+    """The verdict table as shown in reports: (display frame, notes) for ``tables.frame_table``.
+
+    Columns: Hypothesis, Model, Test, Estimate, Statistic, p-value (adjusted when corrected),
+    Decision, Direction met. The notes say which scale estimates are on and how p-values were
+    corrected, and repeat every row's warning.
+    """
+    def p_text(p):
+        if not np.isfinite(p):
+            return ""
+        return f"<0.{'0' * (digits - 1)}1" if p < 10 ** -digits else f"{p:.{digits}f}"
+
+    def num(x):
+        return "" if not np.isfinite(x) else f"{x:.{digits}f}"
+
+    shown = pd.DataFrame({
+        "Hypothesis": verdicts["hypothesis"],
+        "Model": verdicts["model"],
+        "Test": [t + (f" at {a}" if a else "") for t, a in zip(verdicts["test"], verdicts["at"])],
+        "Estimate": [num(x) for x in verdicts["estimate"]],
+        "Statistic": [
+            ("" if not np.isfinite(s) else f"{'z' if d == 'normal' else 'chi2' if d == 'chisq' else d} = {s:.{digits}f}")
+            for s, d in zip(verdicts["statistic"], verdicts["distribution"])
+        ],
+        "p-value": [p_text(p) + ("" if c == "none" else f" ({c})") for p, c in
+                    zip(verdicts["p_adjusted"], verdicts["correction"])],
+        "Decision": verdicts["decision"],
+        "Direction met": ["" if m is None or (isinstance(m, float) and not np.isfinite(m)) else ("yes" if m else "no")
+                          for m in verdicts["direction_met"]],
+    })
+    notes = []
+    scales = sorted(set(s for s in verdicts["scale"] if s))
+    if scales:
+        notes.append(f"Estimates are on the model scale ({', '.join(scales)}), not exponentiated.")
+    if (verdicts["kind"] == "one_sided").any():
+        notes.append("One-sided tests: p-values are one-sided; 'Direction met' says whether the estimate has the "
+                     "stated sign.")
+    corrected = verdicts[verdicts["correction"] != "none"]
+    for family, grp in corrected.groupby("family", sort=True):
+        notes.append(f"Family {family}: {grp['correction'].iloc[0]} correction over {len(grp)} tests, "
+                     f"alpha = {grp['alpha'].iloc[0]:g}.")
+    for h, n in zip(verdicts["hypothesis"], verdicts["note"]):
+        if n:
+            notes.append(f"{h}: {n}.")
+    return shown, notes
