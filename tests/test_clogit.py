@@ -200,7 +200,7 @@ def test_bootstrap_resamples_whole_sets_reproducibly():
     assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio  # 30 draws: same order as the model SE
     by_region = fit("matched", "exact", {**spec, "groups": "region"})
     assert by_region.glance["n_clusters"] == 12
-    with pytest.raises(SpecificationError, match="splits matched sets"):
+    with pytest.raises(SpecificationError, match="splits some of them"):
         fit("matched", "exact", {**spec, "groups": "x2"})
 
 

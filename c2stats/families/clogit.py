@@ -28,7 +28,6 @@ within clusters). ``bootstrap`` resamples whole matched sets, or clusters of the
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -36,10 +35,10 @@ import pandas as pd
 from pydantic import Field
 
 from ..errors import DataError, SpecificationError
-from ..vcov import group_columns, sandwich_vcov
+from ..vcov import sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
-from ._bootstrap import bootstrap_vcov
+from ._bootstrap import bootstrap_vcov, copy_labels, nests
 
 
 class ClogitOptions(FamilyOptions):
@@ -92,7 +91,7 @@ class Clogit(Family):
         if spec.vcov.type == "model":
             vcov = fit.vcov_model
         elif spec.vcov.type == "bootstrap":
-            vcov, extra = _bootstrap(spec, data, X, y, codes, options, where)
+            vcov, extra = _bootstrap(spec, data, X, y, codes, options)
         elif (scores := _row_scores(fit, X)) is not None:
             vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=scores, groups=data.groups, n=n, k=k,
                                  cluster_default="none", robust_kind="none")
@@ -162,17 +161,11 @@ def _check_within_set_variation(X, names, codes, group: str, where: str) -> None
         )
 
 
-def _nests_sets(labels: np.ndarray, codes: np.ndarray) -> bool:
-    """Every matched set lies within one cluster of ``labels``."""
-    frame = pd.DataFrame({"set": codes, "cluster": pd.factorize(labels, sort=False)[0]})
-    return bool((frame.groupby("set")["cluster"].nunique() == 1).all())
-
-
 def _set_level_vcov(spec, data: ModelData, fit, codes, where: str) -> np.ndarray:
     """Exact method with several cases in a set: clusters of whole sets only (set scores summed)."""
     vtype = spec.vcov.type
     n_cases = int(fit.max_cases)
-    if vtype == "cluster" and all(_nests_sets(g, codes) for g in data.groups):
+    if vtype == "cluster" and all(nests(g, codes) for g in data.groups):
         first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
         groups = tuple(g[first] for g in data.groups)
         scores = fit.set_scores  # sets in order of first appearance, as codes
@@ -188,26 +181,16 @@ def _set_level_vcov(spec, data: ModelData, fit, codes, where: str) -> np.ndarray
     )
 
 
-def _bootstrap(spec, data: ModelData, X, y, codes, options, where: str):
+def _bootstrap(spec, data: ModelData, X, y, codes, options):
     """Resample whole matched sets (or clusters of them) and refit; a set drawn twice enters twice."""
-    groups = group_columns(spec.vcov)
-    if groups:
-        if not _nests_sets(data.groups[0], codes):
-            raise SpecificationError(f"{where}: the bootstrap resamples clusters, and {groups[0]!r} splits matched "
-                                     f"sets of {options.group!r}; give a column that groups whole sets (or no groups).")
-        boot_data = data
-    else:
-        boot_data = replace(data, groups=(codes,))
-    n_sets = int(codes.max()) + 1
     w = data.weights
     k = X.shape[1]
 
     def refit(rows):
-        copy = pd.Series(rows).groupby(rows).cumcount().to_numpy()
-        fit = _fit(X[rows], y[rows], codes[rows] + n_sets * copy, None if w is None else w[rows], options)
+        fit = _fit(X[rows], y[rows], copy_labels(codes, rows), None if w is None else w[rows], options)
         return fit.coef if fit.converged else np.full(k, np.nan)
 
-    return bootstrap_vcov(spec, boot_data, refit, k)
+    return bootstrap_vcov(spec, data, refit, k, units=codes, units_name=f"matched sets of {options.group!r}")
 
 
 def _wald(coef: np.ndarray, vcov: np.ndarray) -> float:

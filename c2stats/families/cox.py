@@ -6,6 +6,9 @@ Numerics are c2stats' own engine (:mod:`c2stats.families._cox_engine`), verified
 D = score residuals x model variance (Efron-form residuals with Efron ties), summed within clusters,
 with no small-sample factor. ``vcov = "robust"`` is R's ``robust = TRUE`` (each row its own cluster);
 ``{type = "cluster", groups = "id"}`` is ``cluster(id)``; two-way and dyadic use the same residuals.
+``bootstrap`` refits on resampled rows or, with ``groups``, on resampled clusters (for
+``(start, stop]`` data give the subject column, so that a subject's rows are drawn together); a
+cluster drawn twice enters the risk sets twice, as two subjects.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pydantic import Field
 from ..vcov import sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._bootstrap import bootstrap_vcov
 
 
 class CoxOptions(FamilyOptions):
@@ -46,7 +50,7 @@ class Cox(Family):
     kind: ClassVar[str] = "survival"
     scale: ClassVar[str] = "log_hazard"
     Options = CoxOptions
-    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster", "dyadic")
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster", "dyadic", "bootstrap")
     cluster_hc: ClassVar[tuple[str, ...]] = ()
 
     def extra_columns(self, options: dict) -> list[str]:
@@ -70,8 +74,19 @@ class Cox(Family):
         fit = fit_cox(X, data.time, data.event, entry=data.entry, strata=strata, weights=data.weights,
                       ties=options.ties, eps=options.eps, max_iter=options.max_iter)
         n, k = X.shape
+        extra: dict = {}
         if spec.vcov.type == "model":
             vcov = fit.vcov_model
+        elif spec.vcov.type == "bootstrap":
+            time, event, entry, w = data.time, data.event, data.entry, data.weights
+
+            def refit(rows):
+                f = fit_cox(X[rows], time[rows], event[rows], entry=None if entry is None else entry[rows],
+                            strata=None if strata is None else strata[rows], weights=None if w is None else w[rows],
+                            ties=options.ties, eps=options.eps, max_iter=options.max_iter)
+                return f.coef if f.converged else np.full(k, np.nan)
+
+            vcov, extra = bootstrap_vcov(spec, data, refit, k)
         else:
             # R: D'D with D = (weighted score residuals) x model variance, i.e. a sandwich with no factor
             scores = score_residuals(fit, X, weighted=True)
@@ -90,6 +105,7 @@ class Cox(Family):
             "converged": bool(fit.converged),
             "iterations": int(fit.iterations),
             "n_strata": int(len(np.unique(strata))) if strata is not None else None,
+            **extra,
         }
         return Estimate(names, fit.coef, vcov, glance, raw=fit, notes=notes)
 

@@ -20,11 +20,8 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from ..config import VcovSpec
 from . import register_family
 from ._base import Estimate, ModelData
-from ._bootstrap import bootstrap_vcov
-from ._glm_engine import fit_binary_glm
 from .logit import Logit, LogitOptions
 
 _SCALES = {"logit": "log_odds", "probit": "probit", "cloglog": "log_hazard"}
@@ -56,19 +53,8 @@ class DiscreteHazard(Logit):
         # link and scale depend on the option; make_result reads the scale from this instance
         self.link = options.link
         self.scale = _SCALES[options.link]
-        boot = spec.vcov.type == "bootstrap"
-        est = super().fit(spec.model_copy(update={"vcov": VcovSpec(type="model")}) if boot else spec, data)
-        vcov, extra = est.vcov, {}
-        if boot:
-            X, y, w, k = data.X, data.y, data.weights, len(est.coef)
-
-            def refit(rows):
-                f = fit_binary_glm(X=X[rows], y=y[rows], link=options.link, weights=None if w is None else w[rows],
-                                   epsilon=options.epsilon, maxit=options.maxit, check_separation=False)
-                return f.coef if f.converged else np.full(k, np.nan)
-
-            vcov, extra = bootstrap_vcov(spec, data, refit, k)
+        est = super().fit(spec, data)  # Logit's fit, bootstrap included, with this link
         w = np.ones_like(data.y) if data.weights is None else data.weights
-        glance = {**est.glance, "link": options.link, "n_events": int(round(float(np.sum(w * data.y)))), **extra}
-        return Estimate(est.names, est.coef, vcov, glance, est.df_resid, est.components, est.raw, est.frames,
+        glance = {**est.glance, "link": options.link, "n_events": int(round(float(np.sum(w * data.y))))}
+        return Estimate(est.names, est.coef, est.vcov, glance, est.df_resid, est.components, est.raw, est.frames,
                         est.notes)

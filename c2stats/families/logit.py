@@ -3,17 +3,21 @@
 Numerics follow R's ``glm(family = binomial)``: IRLS with expected information, and sandwich's
 HC0/HC1 with the expected-information bread; cluster SEs default to ``vcovCL(type = "HC1")``
 (= Stata's ``vce(cluster)`` for ML is ``hc = "HC0"``, which keeps G/(G-1) only).
+``bootstrap`` refits on resampled rows, or on resampled clusters of ``groups`` (pairs cluster
+bootstrap); a draw whose fit does not converge is dropped and counted in ``n_boot_failed``.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field
 
 from ..vcov import sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._bootstrap import bootstrap_vcov
 from ._glm_engine import fit_binary_glm
 
 
@@ -32,14 +36,25 @@ class Logit(Family):
     scale: ClassVar[str] = "log_odds"
     link: ClassVar[str] = "logit"
     Options = LogitOptions
-    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic")
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)
         fit = fit_binary_glm(X=data.X, y=data.y, link=self.link, weights=data.weights, epsilon=options.epsilon,
                              maxit=options.maxit, column_names=data.names)
         n, k = data.X.shape
-        vcov = sandwich_vcov(spec.vcov, bread=fit.bread, scores=fit.scores, groups=data.groups, n=n, k=k)
+        extra: dict = {}
+        if spec.vcov.type == "bootstrap":
+            X, y, w, link = data.X, data.y, data.weights, self.link
+
+            def refit(rows):
+                f = fit_binary_glm(X=X[rows], y=y[rows], link=link, weights=None if w is None else w[rows],
+                                   epsilon=options.epsilon, maxit=options.maxit, check_separation=False)
+                return f.coef if f.converged else np.full(k, np.nan)
+
+            vcov, extra = bootstrap_vcov(spec, data, refit, k)
+        else:
+            vcov = sandwich_vcov(spec.vcov, bread=fit.bread, scores=fit.scores, groups=data.groups, n=n, k=k)
         ll0 = _null_loglik(data)
         notes = (f"model {spec.id!r}: {fit.reason}",) if fit.reason else ()
         glance = {
@@ -49,14 +64,14 @@ class Logit(Family):
             "converged": bool(fit.converged),
             "iterations": fit.iterations,
             "separation": bool(fit.separation),
+            **extra,
         }
         return Estimate(data.names, fit.coef, vcov, glance, raw=fit, notes=notes)
 
 
 def _null_loglik(data: ModelData) -> float:
     """McFadden's reference: the intercept-only log-likelihood (weighted)."""
-    import numpy as np
-
+    
     w = np.ones_like(data.y) if data.weights is None else data.weights
     p = np.sum(w * data.y) / np.sum(w)
     if p in (0.0, 1.0):

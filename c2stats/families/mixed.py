@@ -7,6 +7,8 @@ variance components are estimated by statsmodels ``MixedLM`` (REML by default, a
 The fixed-effect covariance is lmer's ``vcov``: ``(X'V⁻¹X)⁻¹`` at the estimated variance
 components (statsmodels' own ``cov_params`` inverts the joint Hessian and differs slightly).
 Tests use the normal reference (lmer reports no p-values; Satterthwaite is not offered).
+``bootstrap`` resamples whole groups (or clusters of whole groups given in ``groups``) and refits
+the fixed effects (at ``gtol`` of at least 1e-6); a group drawn twice enters as two groups.
 
 ``glance``: ``loglik`` (the REML criterion's log-likelihood under REML, as ``logLik(lmer)``),
 AIC/BIC counting the two variance parameters, ``sigma2_group``, ``sigma2_resid``, ``icc`` and
@@ -25,6 +27,7 @@ from pydantic import Field
 from ..errors import SpecificationError
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._bootstrap import bootstrap_vcov, copy_labels
 
 
 class MixedOptions(FamilyOptions):
@@ -43,14 +46,12 @@ class Mixed(Family):
     kind: ClassVar[str] = "regression"
     scale: ClassVar[str] = "identity"
     Options = MixedOptions
-    vcov_types: ClassVar[tuple[str, ...]] = ("model",)
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "bootstrap")
 
     def extra_columns(self, options: dict) -> list[str]:
         return [options["group"]] if options.get("group") else []
 
     def fit(self, spec, data: ModelData) -> Estimate:
-        from statsmodels.regression.mixed_linear_model import MixedLM
-
         options = self.Options.model_validate(spec.options)
         where = f"model {spec.id!r}"
         if spec.weights is not None:
@@ -61,12 +62,7 @@ class Mixed(Family):
         if n_groups < 2:
             raise SpecificationError(f"{where}: group column {options.group!r} has {n_groups} value(s); a random intercept needs at least 2.")
         n, k = X.shape
-        caught: list[str] = []
-        with warnings.catch_warnings(record=True) as record:
-            warnings.simplefilter("always")
-            model = MixedLM(y, X, groups=codes)
-            res = model.fit(reml=options.reml, method="bfgs", gtol=options.gtol, maxiter=options.maxiter)
-        caught = sorted({str(w.message) for w in record if not issubclass(w.category, (DeprecationWarning, FutureWarning))})
+        res, caught = _fit_mixedlm(X, y, codes, options)
         coef = np.asarray(res.fe_params, dtype=float)
         sigma2 = float(res.scale)
         tau2 = float(np.asarray(res.cov_re)[0, 0])
@@ -79,6 +75,17 @@ class Mixed(Family):
         info = (X.T @ X - (sums * shrink[:, None]).T @ sums) / sigma2
         vcov = np.linalg.inv(info)
         vcov = (vcov + vcov.T) / 2
+        extra: dict = {}
+        if spec.vcov.type == "bootstrap":
+            # BFGS at gtol 1e-10 sometimes stops on round-off ("|grad| = 0.000000", not converged);
+            # replicates need far less precision than their spread
+            loose = options.model_copy(update={"gtol": max(options.gtol, 1e-6)})
+
+            def refit(rows):
+                r, _ = _fit_mixedlm(X[rows], y[rows], copy_labels(codes, rows), loose)
+                return np.asarray(r.fe_params, dtype=float) if r.converged else np.full(k, np.nan)
+
+            vcov, extra = bootstrap_vcov(spec, data, refit, k, units=codes, units_name=f"groups of {options.group!r}")
         loglik = float(res.llf)
         n_par = k + 2
         glance = {
@@ -91,8 +98,21 @@ class Mixed(Family):
             "icc": tau2 / (tau2 + sigma2),
             "n_groups": int(n_groups),
             "converged": bool(res.converged),
+            **extra,
         }
         notes = tuple(f"{where}: {m}" for m in caught)
         if not res.converged:
             notes += (f"{where}: the variance components did not converge; raise maxiter or rescale covariates.",)
         return Estimate(data.names, coef, vcov, glance, raw=res, notes=notes)
+
+
+def _fit_mixedlm(X, y, codes, options):
+    """statsmodels MixedLM with a random intercept per code; the fit and its (non-deprecation) warnings."""
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        res = MixedLM(y, X, groups=codes).fit(reml=options.reml, method="bfgs", gtol=options.gtol,
+                                              maxiter=options.maxiter)
+    caught = sorted({str(w.message) for w in record if not issubclass(w.category, (DeprecationWarning, FutureWarning))})
+    return res, caught

@@ -13,7 +13,9 @@ time column, both index columns (two-way, ``vcovDC``) or any other column (one-w
 (G/(G-1)·(n-1)/(n-k), Stata's); ``robust``/``HC0``/``HC1`` = ``method = "white1"``
 (heteroskedasticity only; ``robust`` is HC0); ``dyadic`` applies the dyadic-robust meat to the
 scores of the transformed regression. k counts the slope coefficients (+ intercept), never the
-absorbed effects. Tests use the t distribution with plm's residual degrees of freedom.
+absorbed effects. ``bootstrap`` resamples whole entities (or clusters of whole entities given in
+``groups``) and refits; an entity drawn twice enters as two entities. Tests use the t distribution
+with plm's residual degrees of freedom.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..errors import SpecificationError
 from ..vcov import group_columns
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._bootstrap import bootstrap_vcov, copy_labels
 from ._panel_engine import fit_panel
 
 
@@ -65,7 +68,7 @@ class Panel(Family):
     kind: ClassVar[str] = "regression"
     scale: ClassVar[str] = "identity"
     Options = PanelOptions
-    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic")
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
     cluster_hc: ClassVar[tuple[str, ...]] = ("HC0", "HC1", "sss")
 
     def extra_columns(self, options: dict) -> list[str]:
@@ -94,14 +97,24 @@ class Panel(Family):
                     f"{where}: two-way clustering in the panel family is by the two index columns "
                     f"(groups = {list(options.index)}); cluster by one other column or by the index."
                 )
+        entity, time = data.frame[entity_col].to_numpy(), data.frame[time_col].to_numpy()
         try:
-            fit = fit_panel(y=data.y, X=data.X, names=data.names, entity=data.frame[entity_col].to_numpy(),
-                            time=data.frame[time_col].to_numpy(), estimator=options.estimator,
-                            effects=options.effects, **kw)
+            fit = fit_panel(y=data.y, X=data.X, names=data.names, entity=entity, time=time,
+                            estimator=options.estimator, effects=options.effects, **kw)
         except SpecificationError as exc:
             raise SpecificationError(f"{where}: {exc.message}") from None
         vcov = fit.vcov
-        if vtype == "dyadic":
+        extra: dict = {}
+        if vtype == "bootstrap":
+            y, X, k = data.y, data.X, len(fit.coef)
+
+            def refit(rows):
+                f = fit_panel(y=y[rows], X=X[rows], names=data.names, entity=copy_labels(entity, rows), time=time[rows],
+                              estimator=options.estimator, effects=options.effects, vcov="model")
+                return f.coef if tuple(f.names) == tuple(fit.names) else np.full(k, np.nan)
+
+            vcov, extra = bootstrap_vcov(spec, data, refit, k, units=entity, units_name=f"entities of {entity_col!r}")
+        elif vtype == "dyadic":
             vcov = sandwich.vcov_dyadic(bread=fit.bread, scores=fit.scores, node_a=data.groups[0],
                                         node_b=data.groups[1])
         raw = fit.raw
@@ -119,5 +132,6 @@ class Panel(Family):
             "sigma2_effects": fit.sigma2_effects,
             "sigma2_idios": fit.sigma2_idios,
             "theta": theta,
+            **extra,
         }
         return Estimate(fit.names, fit.coef, vcov, glance, df_resid=float(fit.df_resid), raw=fit)
