@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import c2stats
-from c2stats.errors import SpecificationError
+from c2stats.errors import DataError, SpecificationError
 
 from .conftest import reference_data
 
@@ -377,3 +377,60 @@ def test_mixed_matches_lmer(reml):
     assert result.glance["sigma2_group"] == pytest.approx(ref["var_group"], rel=1e-5)
     assert result.glance["sigma2_resid"] == pytest.approx(ref["var_resid"], rel=1e-5)
     assert result.glance["nobs"] == ref["n"] and result.glance["n_groups"] == ref["n_groups"]
+
+
+# ----------------------------------------------------------------------------------------------
+# cox, cause-specific hazards (competing risks): coxph(Surv(etime, status == k) ~ ...) on
+# survival::mgus2 (progression vs death); reference/cox/competing.json from make_competing_reference.R
+# ----------------------------------------------------------------------------------------------
+COMPETING = json.loads((REF / "cox" / "competing.json").read_text())
+MGUS2 = "~ age + male + hgb + mspike"
+COMPETING_CASES = {
+    "efron_cluster_dxyr": ({"type": "cluster", "groups": "dxyr"}, {}),
+    "breslow_cluster_dxyr": ({"type": "cluster", "groups": "dxyr"}, {"ties": "breslow"}),
+    "efron_robust": ("robust", {}),
+}
+
+
+def competing_fit(cause, vcov="model", options=None, formula=MGUS2, event="status", event_value=None):
+    frame = pd.read_csv(REF / "cox" / "mgus2_competing.csv")
+    spec = {"family": "cox", "formula": formula, "time": "etime", "event": event,
+            "event_value": cause if event_value is None else event_value, "vcov": vcov,
+            "options": {"eps": 1e-12, **(options or {})}}
+    return fit(spec, frame)
+
+
+@pytest.mark.parametrize("cause", ["progression", "death"])
+@pytest.mark.parametrize("key", list(COMPETING_CASES))
+def test_cause_specific_cox_matches_coxph(cause, key):
+    ref = COMPETING[cause][key]
+    vcov, options = COMPETING_CASES[key]
+    result = competing_fit(cause, vcov, options)
+    tidy = result.tidy
+    assert list(tidy["term"]) == COMPETING["meta"]["terms"]
+    np.testing.assert_allclose(tidy["estimate"], ref["coef"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(tidy["std_error"], ref["se"], rtol=1e-5)
+    np.testing.assert_allclose(result.vcov().to_numpy(), ref["vcov"], rtol=1e-5, atol=1e-14)
+    assert result.glance["loglik"] == pytest.approx(ref["loglik"], abs=1e-6)
+    assert result.glance["loglik_null"] == pytest.approx(ref["loglik_null"], abs=1e-6)
+    assert result.glance["nobs"] == ref["n"] and result.glance["n_events"] == ref["nevent"]
+    model = competing_fit(cause, "model", options)
+    np.testing.assert_allclose(model.tidy["std_error"], ref["se_model"], rtol=1e-5)
+    if key.endswith("dxyr"):
+        complete = pd.read_csv(REF / "cox" / "mgus2_competing.csv").dropna(subset=["age", "male", "hgb", "mspike"])
+        assert result.glance["n_clusters"] == complete["dxyr"].nunique()
+
+
+@pytest.mark.parametrize("cause, code", [("progression", 1), ("death", 2)])
+def test_cause_specific_cox_with_numeric_codes_and_strata(cause, code):
+    ref = COMPETING[cause]["efron_strata_male"]
+    result = competing_fit(cause, formula="~ age + hgb + mspike", options={"strata": "male"},
+                           event="status_code", event_value=code)
+    np.testing.assert_allclose(result.tidy["estimate"], ref["coef"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(result.tidy["std_error"], ref["se"], rtol=1e-5)
+    assert result.glance["loglik"] == pytest.approx(ref["loglik"], abs=1e-6)
+    assert result.glance["n_events"] == ref["nevent"] and result.glance["n_strata"] == 2
+    # a column of causes without event_value is an error that names the fix
+    with pytest.raises(DataError, match="event_value"):
+        fit({"family": "cox", "formula": MGUS2, "time": "etime", "event": "status_code"},
+            pd.read_csv(REF / "cox" / "mgus2_competing.csv"))
