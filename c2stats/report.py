@@ -7,14 +7,17 @@ no absolute paths, so reruns of the same config and data are byte-identical.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import html
 import os
 import shutil
 import tempfile
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Literal, Sequence
 
 from .errors import ConfigError
 from .results import Result, dump_json, save_result
@@ -27,10 +30,29 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_report_files(folder: Path, *, cfg, results: dict[str, Result], tables: dict[str, tuple[TableModel, list[str]]],
-                       datasets: list[dict], versions: dict[str, str]) -> list[str]:
-    """Render every artefact into ``folder`` (which must be empty); return the relative paths written."""
-    written: list[str] = []
+@dataclass(frozen=True)
+class Artefact:
+    """One table or figure of the report, in the order the index shows them."""
+
+    kind: Literal["table", "figure"]
+    id: str
+    title: str
+    section: str  #: heading it is listed under in the index (e.g. "Tables", "Hypotheses")
+    formats: tuple[str, ...]
+    table: TableModel | None = None
+    figure: Any = None  #: a matplotlib Figure (closed after saving)
+    caption: str = ""
+
+
+def write_report_files(folder: Path, *, cfg, results: dict[str, Result], artefacts: Sequence[Artefact] = (),
+                       datasets: list[dict], versions: dict[str, str], summary: dict | None = None,
+                       tables: dict[str, tuple[TableModel, list[str]]] | None = None) -> list[str]:
+    """Render every artefact into ``folder`` (which must be empty); return the relative paths written.
+
+    ``tables`` (id -> (TableModel, formats)) is shorthand for table artefacts under "Tables".
+    """
+    artefacts = [*(Artefact("table", tid, model.title, "Tables", tuple(fmts), table=model)
+                   for tid, (model, fmts) in (tables or {}).items()), *artefacts]
 
     def write(rel: str, content: str | bytes) -> None:
         path = folder / rel
@@ -40,15 +62,24 @@ def write_report_files(folder: Path, *, cfg, results: dict[str, Result], tables:
         else:
             path.write_text(content, encoding="utf-8", newline="\n")
 
-    for table_id, (model, formats) in tables.items():
-        for fmt in formats:
-            renderer = RENDERERS.get(fmt)
-            if renderer is None:
-                continue  # formats of later issues (html, csv, docx) are skipped until implemented
-            write(f"tables/{table_id}.{fmt}", renderer(model))
+    for art in artefacts:
+        if art.kind == "table":
+            for fmt in art.formats:
+                write(f"tables/{art.id}.{fmt}", RENDERERS[fmt](art.table))
+        else:
+            from .figures import save_figure
+
+            import matplotlib.pyplot as plt
+
+            for fmt in art.formats:
+                path = folder / "figures" / f"{art.id}.{fmt}"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_figure(art.figure, path, fmt)
+            plt.close(art.figure)
     for model_id, result in results.items():
         save_result(result, folder / "results" / model_id)
-    write("index.md", _index_markdown(cfg, results, tables, datasets))
+    write("index.md", _index_markdown(cfg, results, artefacts, datasets))
+    write("index.html", _index_html(cfg, results, artefacts, datasets))
     written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     manifest = {
         "analysis": {
@@ -72,40 +103,99 @@ def write_report_files(folder: Path, *, cfg, results: dict[str, Result], tables:
                 "n_events": r.glance.get("n_events"),
                 "converged": r.glance.get("converged"),
                 "warnings": list(r.meta.get("warnings", [])),
+                "notes": list(r.meta.get("notes", [])),
             }
             for mid, r in results.items()
         ],
+        **(summary or {}),
         "outputs": [{"path": rel, "sha256": _sha(folder / rel)} for rel in written],
     }
     write(MANIFEST, dump_json(manifest))
     return sorted([*written, MANIFEST])
 
 
-def _index_markdown(cfg, results: dict[str, Result], tables, datasets: list[dict]) -> str:
+def _provenance_line(cfg, datasets: list[dict]) -> str:
+    return (f"Analysis `{cfg.id}` — config hash `{cfg.config_hash[:12]}`; "
+            + "; ".join(f"dataset `{d['name']}` ({d['rows']:,} rows, sha256 `{d['sha256'][:12]}`)" for d in datasets)
+            + ". Full provenance in `manifest.json`.")
+
+
+def _untitled(model: TableModel) -> TableModel:
+    return dataclasses.replace(model, title="")
+
+
+def _files_line(art: Artefact, folder: str) -> str:
+    return "Files: " + ", ".join(f"[{fmt}]({folder}/{art.id}.{fmt})" for fmt in art.formats)
+
+
+def _index_markdown(cfg, results: dict[str, Result], artefacts: Sequence[Artefact], datasets: list[dict]) -> str:
     spec = cfg.spec.analysis
     lines = [f"# {spec.title}", ""]
     if spec.description:
         lines += [spec.description, ""]
-    lines += [
-        f"Analysis `{cfg.id}` — config hash `{cfg.config_hash[:12]}`; "
-        + "; ".join(f"dataset `{d['name']}` ({d['rows']:,} rows, sha256 `{d['sha256'][:12]}`)" for d in datasets)
-        + ". Full provenance in `manifest.json`.",
-        "",
-    ]
-    for table_id, (model, formats) in tables.items():
-        lines.append(f"## Table `{table_id}`" + (f": {model.title}" if model.title else ""))
-        lines.append("")
-        shown = model if not model.title else TableModel(model.id, "", model.columns, model.rows, model.notes)
-        lines.append(render_markdown(shown).rstrip("\n"))
-        links = ", ".join(f"[{fmt}](tables/{table_id}.{fmt})" for fmt in formats if fmt in RENDERERS)
-        lines += ["", f"Files: {links}", ""]
+    lines += [_provenance_line(cfg, datasets), ""]
+    section = None
+    for art in artefacts:
+        if art.section != section:
+            section = art.section
+            lines += [f"## {section}", ""]
+        lines += [f"### {art.title or art.id}", ""]
+        if art.caption:
+            lines += [art.caption, ""]
+        if art.kind == "table":
+            lines.append(render_markdown(_untitled(art.table)).rstrip("\n"))
+            lines += ["", _files_line(art, "tables"), ""]
+        else:
+            first = "png" if "png" in art.formats else art.formats[0]
+            lines += [f"![{art.title or art.id}](figures/{art.id}.{first})", "", _files_line(art, "figures"), ""]
     lines += ["## Models", ""]
     for mid, r in results.items():
         lines.append(f"- `{mid}` ({r.meta['family']}): `{r.meta['formula']}`, N = {r.glance.get('nobs')}, "
                      f"spec hash `{r.meta['spec_hash'][:12]}`")
+        for note in r.meta.get("notes", []):
+            lines.append(f"  - note: {note}")
         for w in r.meta.get("warnings", []):
             lines.append(f"  - warning: {w}")
     return "\n".join(lines) + "\n"
+
+
+def _index_html(cfg, results: dict[str, Result], artefacts: Sequence[Artefact], datasets: list[dict]) -> str:
+    esc = html.escape
+    spec = cfg.spec.analysis
+    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             f"<title>{esc(spec.title)}</title>",
+             "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{padding:.2em .6em}"
+             "thead th{border-bottom:1px solid #000}tfoot td{font-size:.85em}img{max-width:100%}"
+             "code{background:#f4f4f4}</style>", "</head>", "<body>", f"<h1>{esc(spec.title)}</h1>"]
+    if spec.description:
+        parts.append(f"<p>{esc(spec.description)}</p>")
+    parts.append(f"<p>{esc(_provenance_line(cfg, datasets).replace('`', ''))}</p>")
+    section = None
+    for art in artefacts:
+        if art.section != section:
+            section = art.section
+            parts.append(f"<h2>{esc(section)}</h2>")
+        parts.append(f'<section id="{esc(art.id)}"><h3>{esc(art.title or art.id)}</h3>')
+        if art.caption:
+            parts.append(f"<p>{esc(art.caption)}</p>")
+        folder = "tables" if art.kind == "table" else "figures"
+        if art.kind == "table":
+            parts.append(RENDERERS["html"](_untitled(art.table)).rstrip("\n"))
+        else:
+            first = "png" if "png" in art.formats else art.formats[0]
+            parts.append(f'<img src="figures/{esc(art.id)}.{first}" alt="{esc(art.title or art.id)}">')
+        links = ", ".join(f'<a href="{folder}/{esc(art.id)}.{fmt}">{fmt}</a>' for fmt in art.formats)
+        parts.append(f"<p>Files: {links}</p></section>")
+    parts.append("<h2>Models</h2><ul>")
+    for mid, r in results.items():
+        items = "".join(f"<li>note: {esc(n)}</li>" for n in r.meta.get("notes", []))
+        items += "".join(f"<li>warning: {esc(w)}</li>" for w in r.meta.get("warnings", []))
+        parts.append(f"<li><code>{esc(mid)}</code> ({esc(r.meta['family'])}): <code>{esc(r.meta['formula'])}</code>, "
+                     f"N = {r.glance.get('nobs')}, spec hash <code>{r.meta['spec_hash'][:12]}</code>"
+                     + (f"<ul>{items}</ul>" if items else "") + "</li>")
+    parts += ["</ul>", "</body>", "</html>"]
+    return "\n".join(parts) + "\n"
 
 
 # ----------------------------------------------------------------------------------------------
