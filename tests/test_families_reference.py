@@ -176,6 +176,34 @@ def test_mnlogit_other_base_is_a_reparameterisation(golden):
         fit({"family": "mnlogit", "formula": case["formula"], "options": {"base": 7}}, reference_data("mexico.csv"))
 
 
+# mnlogit with a text outcome (none / formal / informal, base "none") against nnet::multinom on
+# reference/mnlogit/alliance_form.csv (make_multinom_reference.R). multinom maximises by BFGS and
+# stops on a relative change of the deviance; run with reltol = 1e-16 it ends about 5e-8 from the
+# exact (Newton) optimum on these data (with its default reltol = 1e-8, about 1e-4), so the
+# coefficient tolerance is the 1e-6 with room to spare; SEs (from multinom's Hessian at
+# its optimum) 1e-5 relative.
+MULTINOM = json.loads((REF / "mnlogit" / "multinom.json").read_text())
+
+
+def test_mnlogit_text_outcome_matches_multinom():
+    frame = pd.read_csv(REF / "mnlogit" / "alliance_form.csv")
+    assert not pd.api.types.is_numeric_dtype(frame["form"])
+    spec = {"family": "mnlogit", "formula": "form ~ threat + democracy + distance", "options": {"base": "none"}}
+    result = fit(spec, frame)
+    assert list(result.tidy["component"].unique()) == MULTINOM["meta"]["categories"]
+    for category in MULTINOM["meta"]["categories"]:
+        coef = dict(zip(MULTINOM["meta"]["terms"], MULTINOM["coef"][category]))
+        se = dict(zip(MULTINOM["meta"]["terms"], MULTINOM["se"][category]))
+        assert_matches(result, coef, se, component=category, coef_atol=1e-6, se_rtol=1e-5)
+    assert result.glance["loglik"] == pytest.approx(MULTINOM["loglik"], abs=1e-6)
+    assert result.glance["nobs"] == MULTINOM["n"] and result.glance["base"] == "none"
+    assert result.glance["n_categories"] == 3
+    clustered = fit({**spec, "vcov": {"type": "cluster", "groups": "dyad"}}, frame)
+    assert clustered.glance["n_clusters"] == frame["dyad"].nunique()
+    with pytest.raises(SpecificationError, match="base category 'None'.*'formal', 'informal', 'none'"):
+        fit({**spec, "options": {"base": "None"}}, frame)
+
+
 # ----------------------------------------------------------------------------------------------
 # ols: lm + sandwich on Grunfeld (pooled OLS also equals golden grunfeld_panel$pooling).
 # Values from R 4.2.2, sandwich 3.0-2 (Debian), with g <- read.csv("data/grunfeld.csv"),
