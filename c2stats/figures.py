@@ -1,29 +1,809 @@
 """Figures declared in ``[[figures]]``: coefficient plots, Kaplan-Meier curves, predicted survival,
 predicted probabilities and marginal effects.
 
-Plotting functions take ``ax=None``, return the Axes and never show or save; :mod:`c2stats.report`
-saves them.
+Each kind has a plotting function (:func:`coef_plot`, :func:`km_plot`, :func:`survival_plot`,
+:func:`predicted_plot`, :func:`marginal_plot`) that takes ``ax=None``, draws on it (or on a new
+Figure) and returns the Axes; none shows or saves. :func:`build_figure` turns a
+:class:`FigureSpec` into a themed Figure, :func:`save_figure` writes it byte-reproducibly (the
+report calls it). The numbers come from :mod:`c2stats.predict`, verified against R.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Sequence
 
-from pydantic import Field
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
 
 from ._spec import Identifier, Strict
+from .errors import ConfigError, SpecificationError, UserInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .results import Result
+
+Value = float | int | str | bool
 
 
 class FigureSpec(Strict):
-    """``[[figures]]``: a figure drawn from fitted models or the data."""
+    """``[[figures]]``: a figure drawn from fitted models or their data.
+
+    Kinds and the keys each reads (besides id, kind, models, title, formats, xlabel, ylabel, width,
+    height, dpi, conf_level, conf_int):
+
+    - ``coefplot``: exponentiate, terms, labels. Estimates and intervals of every model in
+      ``models``, dodged, from ``Result.tidy`` only.
+    - ``km``: time, event, group, group_labels, use_model_sample, conf_type, risk_table, risk_times,
+      censor_marks, x_max. Kaplan-Meier curves (R ``survfit``) of the first model's data.
+    - ``survival``: profiles, at, n_points, x_max. Predicted survival of a cox, weibull or
+      exponential model for named covariate profiles.
+    - ``predicted``: variable, x_range, n_points, by, by_values, group_labels, at, interval,
+      categories. Predicted probabilities (logit, probit, firth, discrete_hazard, mnlogit) or
+      values (ols, mixed, panel) across one variable.
+    - ``marginal``: variable, moderator, moderator_values, x_range, n_points, at, scale, category.
+      The effect of ``variable`` across the values of ``moderator``.
+    """
 
     id: Identifier = Field(description="Figure id; files are figures/<id>.<format>.")
     kind: Literal["coefplot", "km", "survival", "predicted", "marginal"] = Field(
         description="coefplot, km (Kaplan-Meier by group), survival (predicted curves), predicted (probabilities), marginal (effects)."
     )
-    models: list[str] = Field(default_factory=list, description="Model ids the figure uses.")
-    title: str = Field(default="", description="Figure caption.")
+    models: list[str] = Field(
+        default_factory=list,
+        description="Model ids the figure uses: one or more for coefplot, exactly one for the other kinds (km uses its data).",
+    )
+    title: str = Field(default="", description="Figure caption (shown by the report under the figure, not drawn in it).")
     formats: list[Literal["png", "pdf", "svg"]] = Field(default_factory=lambda: ["png"], description="Output formats.")
-    exponentiate: bool = Field(default=False, description="coefplot: hazard/odds-ratio scale.")
-    terms: list[str] | None = Field(default=None, description="coefplot: terms to show (default: all but the intercept).")
-    options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (see c2stats.figures).")
+    xlabel: str | None = Field(default=None, description="x-axis label (default: chosen by kind, e.g. the variable name).")
+    ylabel: str | None = Field(default=None, description="y-axis label (default: chosen by kind).")
+    width: float = Field(default=6.0, gt=0, le=30, description="Figure width in inches.")
+    height: float | None = Field(
+        default=None, gt=0, le=30, description="Figure height in inches (default 4, plus room for a km risk table)."
+    )
+    dpi: int = Field(default=200, ge=50, le=1200, description="Resolution of PNG output (dots per inch).")
+    conf_level: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="Confidence level of the intervals (default: each model's conf_level; 0.95 for km).",
+    )
+    conf_int: bool = Field(default=True, description="Draw confidence intervals (bands or bars).")
+    # coefplot ------------------------------------------------------------------------------
+    exponentiate: bool = Field(
+        default=False,
+        description="coefplot: hazard/odds-ratio scale: exp() of estimates and interval bounds, log x-axis, reference line at 1 (else 0).",
+    )
+    terms: list[str] | None = Field(
+        default=None,
+        description=(
+            "coefplot: terms to show, top to bottom (default: all but the intercept and ancillary parameters); "
+            "multi-equation terms are written '<component>: <term>'."
+        ),
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="coefplot: display names of terms (default: the models' labels, else the term)."
+    )
+    # km ------------------------------------------------------------------------------------
+    time: str | None = Field(default=None, description="km: follow-up time column (default: the model's time).")
+    event: str | None = Field(default=None, description="km: event column, 0/1 or true/false (default: the model's event).")
+    group: str | None = Field(default=None, description="km: column whose values get one curve each (default: one curve).")
+    group_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="km, predicted: legend names of group (or by) values, keyed by the value as text, e.g. {'1' = 'Male'}.",
+    )
+    use_model_sample: bool = Field(
+        default=True,
+        description=(
+            "km: use the model's estimation sample (its sample restriction and complete rows, its start and weights); "
+            "false uses every row of the dataset with time, event and group present."
+        ),
+    )
+    conf_type: Literal["log", "log-log", "plain"] = Field(
+        default="log", description="km: interval transform as R survfit's conf.type (default 'log', R's default)."
+    )
+    risk_table: bool = Field(default=True, description="km: print the number at risk of each group below the plot.")
+    risk_times: list[float] | None = Field(
+        default=None, description="km: times of the number-at-risk table (default: the x-axis ticks)."
+    )
+    censor_marks: bool = Field(default=False, description="km: mark censoring times with '+'.")
+    x_max: float | None = Field(default=None, gt=0, description="km, survival: the largest time shown.")
+    # survival ------------------------------------------------------------------------------
+    profiles: dict[str, dict[str, Value]] = Field(
+        default_factory=dict,
+        description=(
+            "survival: named covariate profiles, one curve each, e.g. {formal = {informal = 0}, informal = {informal = 1}}; "
+            "unset covariates are held at 'at' or their defaults (sample means; reference level of factors). A stratified "
+            "cox model needs each profile's stratum value."
+        ),
+    )
+    at: dict[str, Value] = Field(
+        default_factory=dict,
+        description=(
+            "survival, predicted, marginal: values of covariates held fixed (default: estimation-sample means of numeric "
+            "columns, reference level of factors), e.g. {c2_index = 0.2, form = 'formal'}."
+        ),
+    )
+    n_points: int = Field(default=100, ge=2, le=5000, description="survival (parametric), predicted, marginal: grid points of a numeric x.")
+    # predicted / marginal ------------------------------------------------------------------
+    variable: str | None = Field(
+        default=None,
+        description="predicted: the column on the x-axis; marginal: the column whose effect (derivative) is shown.",
+    )
+    x_range: tuple[float, float] | None = Field(
+        default=None,
+        description="predicted: range of variable; marginal: range of a numeric moderator (default: its estimation-sample min and max).",
+    )
+    by: str | None = Field(default=None, description="predicted: a column giving one curve per value (e.g. informal).")
+    by_values: list[Value] | None = Field(
+        default=None, description="predicted: values of by (default: its levels, or its distinct values when at most 5)."
+    )
+    interval: Literal["link", "response"] | None = Field(
+        default=None,
+        description=(
+            "predicted: 'link' computes intervals on the link scale and transforms them (default; they stay in [0, 1]), "
+            "'response' uses p +- z SE (delta method on the probability; the only choice for mnlogit)."
+        ),
+    )
+    categories: list[str | int] | None = Field(
+        default=None, description="predicted, mnlogit: outcome categories to show (default: all)."
+    )
+    moderator: str | None = Field(default=None, description="marginal: the column across whose values the effect is shown.")
+    moderator_values: list[Value] | None = Field(
+        default=None,
+        description="marginal: values of moderator (default: a grid over x_range for numeric moderators with more than 5 values, else its values).",
+    )
+    scale: Literal["link", "response"] = Field(
+        default="link",
+        description="marginal: derivative of the linear predictor ('link', e.g. log-odds) or of the probability ('response').",
+    )
+    category: str | int | None = Field(
+        default=None, description="marginal, mnlogit: the outcome category whose log relative risk or probability is differentiated."
+    )
+
+    @model_validator(mode="after")
+    def _check_kind_keys(self) -> "FigureSpec":
+        allowed = _COMMON_KEYS | _KIND_KEYS[self.kind]
+        stray = sorted(k for k in self.model_fields_set if k not in allowed)
+        if stray:
+            users = {k: [kind for kind, keys in _KIND_KEYS.items() if k in keys] for k in stray}
+            detail = "; ".join(f"{k!r} is for {', '.join(v)}" for k, v in users.items())
+            raise ValueError(f"key(s) not used by kind {self.kind!r}: {detail}. Remove them")
+        n = len(self.models)
+        if self.kind == "coefplot" and n == 0:
+            raise ValueError("a coefplot needs at least one model in 'models'")
+        if self.kind != "coefplot" and n != 1:
+            raise ValueError(f"kind {self.kind!r} uses exactly one model; 'models' has {n}")
+        if self.kind == "survival" and not self.profiles:
+            raise ValueError("kind 'survival' needs 'profiles', e.g. profiles = {formal = {informal = 0}, informal = {informal = 1}}")
+        if self.kind in ("predicted", "marginal") and not self.variable:
+            raise ValueError(f"kind {self.kind!r} needs 'variable' (the column on the x-axis or whose effect is shown)")
+        if self.kind == "marginal" and not self.moderator:
+            raise ValueError("kind 'marginal' needs 'moderator' (the column across whose values the effect is shown)")
+        if self.x_range is not None and not self.x_range[0] < self.x_range[1]:
+            raise ValueError(f"x_range must be [low, high] with low < high, got {list(self.x_range)}")
+        return self
+
+
+_COMMON_KEYS = frozenset({"id", "kind", "models", "title", "formats", "xlabel", "ylabel", "width", "height", "dpi",
+                          "conf_level", "conf_int"})
+_KIND_KEYS: dict[str, frozenset[str]] = {
+    "coefplot": frozenset({"exponentiate", "terms", "labels"}),
+    "km": frozenset({"time", "event", "group", "group_labels", "use_model_sample", "conf_type", "risk_table",
+                     "risk_times", "censor_marks", "x_max"}),
+    "survival": frozenset({"profiles", "at", "n_points", "x_max"}),
+    "predicted": frozenset({"variable", "x_range", "n_points", "by", "by_values", "group_labels", "at", "interval",
+                            "categories"}),
+    "marginal": frozenset({"variable", "moderator", "moderator_values", "x_range", "n_points", "at", "scale",
+                           "category"}),
+}
+_LOG_SCALES = ("log_hazard", "log_odds", "log_relative_risk", "log_time")
+
+
+# ----------------------------------------------------------------------------------------------
+# Theme and output
+# ----------------------------------------------------------------------------------------------
+def theme() -> dict[str, Any]:
+    """The rc parameters of every c2stats figure: seaborn's whitegrid style, paper context and
+    colour-blind palette, with fonts and output settings fixed so files are reproducible."""
+    import seaborn as sns
+    from cycler import cycler
+
+    rc: dict[str, Any] = {}
+    rc.update(sns.axes_style("whitegrid"))
+    rc.update(sns.plotting_context("paper", font_scale=1.15))
+    rc.update({
+        "axes.prop_cycle": cycler(color=sns.color_palette("colorblind")),
+        "font.family": "sans-serif",
+        "font.sans-serif": ["DejaVu Sans"],  # shipped with matplotlib: the same glyphs everywhere
+        "mathtext.fontset": "dejavusans",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "legend.frameon": False,
+        "svg.fonttype": "path",
+        "svg.hashsalt": "c2stats",
+        "pdf.fonttype": 42,
+        "savefig.dpi": "figure",
+        "path.simplify": False,
+    })
+    return rc
+
+
+@contextmanager
+def themed() -> Iterator[None]:
+    """Apply :func:`theme` within a ``with`` block."""
+    import matplotlib as mpl
+
+    with mpl.rc_context(theme()):
+        yield
+
+
+_METADATA = {
+    "png": {"Software": None},
+    "pdf": {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None},
+    "svg": {"Creator": None, "Date": None},
+}
+
+
+def save_figure(fig: "Figure", path: Path, fmt: str) -> None:
+    """Write ``fig`` as png, pdf or svg with no dates or software versions in the file, so the same
+    figure gives the same bytes on every run."""
+    import matplotlib as mpl
+
+    if fmt not in _METADATA:
+        raise ValueError(f"unknown figure format {fmt!r}; use png, pdf or svg")
+    with mpl.rc_context(theme()):
+        fig.savefig(Path(path), format=fmt, metadata=_METADATA[fmt], dpi="figure")
+
+
+def _new_axes(width: float = 6.0, height: float = 4.0, dpi: int = 100) -> "Axes":
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=dpi, layout="constrained").add_subplot()
+
+
+def _band(ax: "Axes", x, low, high, color, gid: str, step: bool = False) -> None:
+    ax.fill_between(np.asarray(x, dtype=float), np.asarray(low, dtype=float), np.asarray(high, dtype=float),
+                    step="post" if step else None, color=color, alpha=0.2, linewidth=0, gid=gid)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# coefplot
+# ----------------------------------------------------------------------------------------------
+def _coef_rows(result: "Result", conf_level: float | None) -> pd.DataFrame:
+    from scipy import stats
+
+    tidy = result.tidy.copy()
+    comp = tidy["component"].fillna("").astype(str) if "component" in tidy else pd.Series("", index=tidy.index)
+    tidy["key"] = [f"{c}: {t}" if c and c != "ancillary" else t for c, t in zip(comp, tidy["term"])]
+    tidy["ancillary"] = comp == "ancillary"
+    if conf_level is not None and conf_level != result.meta.get("conf_level"):
+        df = result.meta.get("df_resid")
+        dist = stats.t(df) if df is not None and np.isfinite(df) else stats.norm
+        q = dist.ppf(0.5 + conf_level / 2)
+        tidy["conf_low"] = tidy["estimate"] - q * tidy["std_error"]
+        tidy["conf_high"] = tidy["estimate"] + q * tidy["std_error"]
+    return tidy
+
+
+def coef_plot(results: Sequence["Result"], *, terms: Sequence[str] | None = None,
+              labels: Mapping[str, str] | None = None, exponentiate: bool = False, conf_level: float | None = None,
+              conf_int: bool = True, ax: "Axes | None" = None) -> "Axes":
+    """Estimates (points) and confidence intervals (horizontal lines) of ``results``, dodged by model.
+
+    Reads ``Result.tidy`` and ``meta`` only. Terms run top to bottom in the order of ``terms``
+    (default: every term but the intercept and ancillary parameters, in first-seen order). With
+    ``exponentiate`` estimates and interval bounds are exp()'d (hazard/odds ratios), the x-axis is
+    logarithmic and the reference line is at 1; otherwise it is at 0. Each model's points are the
+    Line2D labelled with its label; its intervals the LineCollection with gid ``ci:<model id>``.
+    """
+    ax = ax if ax is not None else _new_axes()
+    frames = [_coef_rows(r, conf_level) for r in results]
+    if terms is None:
+        keys = list(dict.fromkeys(k for f in frames for k, anc in zip(f["key"], f["ancillary"])
+                                  if not anc and k != "(Intercept)" and not k.endswith(": (Intercept)")))
+    else:
+        available = list(dict.fromkeys(k for f in frames for k in f["key"]))
+        missing = [t for t in terms if t not in available]
+        if missing:
+            from ._spec import suggest
+
+            raise SpecificationError(
+                f"coefplot: term {missing[0]!r} is in none of the models{suggest(missing[0], available)}; "
+                f"terms are: {', '.join(available)}."
+            )
+        keys = list(terms)
+    if exponentiate:
+        bad = [r.model_id for r in results if r.meta.get("scale") not in _LOG_SCALES]
+        if bad:
+            raise SpecificationError(
+                f"coefplot: exponentiate = true but model {bad[0]!r} reports estimates on the "
+                f"{results[[r.model_id for r in results].index(bad[0])].meta.get('scale')!r} scale, not a log scale."
+            )
+    names = {}
+    for r in results:
+        names.update(dict(r.meta.get("labels", {})))
+    names.update(labels or {})
+    n_terms, n_models = len(keys), len(results)
+    height = 0.8 / max(n_models, 1)
+    ypos = {k: n_terms - 1 - i for i, k in enumerate(keys)}
+    for j, (result, frame) in enumerate(zip(results, frames)):
+        rows = frame[frame["key"].isin(keys)].drop_duplicates("key")
+        offset = (n_models - 1) / 2 * height - j * height
+        y = np.array([ypos[k] + offset for k in rows["key"]], dtype=float)
+        est, lo, hi = (rows[c].to_numpy(dtype=float) for c in ("estimate", "conf_low", "conf_high"))
+        if exponentiate:
+            est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
+        color = f"C{j}"
+        if conf_int:
+            ax.hlines(y, lo, hi, color=color, linewidth=1.4, gid=f"ci:{result.model_id}")
+        ax.plot(est, y, "o", color=color, markersize=4.5, label=str(result.meta.get("label", result.model_id)))
+    ref = 1.0 if exponentiate else 0.0
+    ax.axvline(ref, color="0.3", linewidth=0.9, linestyle="--", zorder=1.5, gid="reference")
+    if exponentiate:
+        from matplotlib import ticker
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set_yticks([ypos[k] for k in keys], [names.get(k, names.get(k.split(": ", 1)[-1], k)) if ": " in k
+                                             else names.get(k, k) for k in keys])
+    ax.set_ylim(-0.6, n_terms - 0.4)
+    ax.grid(axis="y", visible=False)
+    scale = results[0].meta.get("scale") if results else None
+    default_x = {"log_hazard": "Hazard ratio", "log_odds": "Odds ratio", "log_relative_risk": "Relative risk ratio",
+                 "log_time": "Time ratio"}.get(scale, "Estimate") if exponentiate else "Estimate"
+    ax.set_xlabel(default_x)
+    if n_models > 1:
+        ax.legend(loc="best")
+    return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# km
+# ----------------------------------------------------------------------------------------------
+def km_plot(frame: pd.DataFrame, *, time: str, event: str, group: str | None = None, entry: str | None = None,
+            weights: str | None = None, event_value: Any = None, conf_type: str = "log", conf_level: float = 0.95,
+            conf_int: bool = True, risk_table: bool = True, risk_times: Sequence[float] | None = None,
+            censor_marks: bool = False, group_labels: Mapping[str, str] | None = None, x_max: float | None = None,
+            ax: "Axes | None" = None) -> "Axes":
+    """Kaplan-Meier curves of ``frame`` (one per value of ``group``) with pointwise intervals and a
+    number-at-risk table, as R's ``survfit`` (Greenwood variance, ``conf_type`` transform).
+
+    Each curve is a Line2D (``steps-post``) labelled with its group label, starting at (0, 1); its
+    band is a PolyCollection with gid ``band:<label>``; the table is Text artists with gid
+    ``at_risk:<label>`` (numbers) placed below the axis at ``risk_times`` (default: the x ticks).
+    """
+    from .predict import kaplan_meier, number_at_risk
+
+    ax = ax if ax is not None else _new_axes(height=4.8)
+    labels = dict(group_labels or {})
+    if group is None:
+        groups: list[tuple[str, pd.DataFrame]] = [("All", frame)]
+    else:
+        values = frame[group]
+        order = list(values.cat.categories) if isinstance(values.dtype, pd.CategoricalDtype) else \
+            sorted(pd.unique(values.dropna()).tolist(), key=lambda v: (str(type(v)), v))
+        groups = [(labels.get(_text(v), f"{group} = {_text(v)}"), frame[values == v]) for v in order
+                  if (values == v).any()]
+    t_all = frame[time].to_numpy(dtype=float)
+    upper = x_max if x_max is not None else float(np.nanmax(t_all))
+    curves = []
+    for k, (label, part) in enumerate(groups):
+        t = part[time].to_numpy(dtype=float)
+        ev = part[event]
+        e = (ev == event_value).to_numpy(dtype=float) if event_value is not None else ev.to_numpy(dtype=float)
+        start = part[entry].to_numpy(dtype=float) if entry else None
+        w = part[weights].to_numpy(dtype=float) if weights else None
+        km = kaplan_meier(t, e, entry=start, weights=w, conf_type=conf_type, conf_level=conf_level)
+        keep = km["time"] <= upper
+        km = km[keep]
+        color = f"C{k}"
+        x = np.concatenate([[0.0], km["time"]])
+        ax.plot(x, np.concatenate([[1.0], km["surv"]]), drawstyle="steps-post", color=color, label=label,
+                linewidth=1.5)
+        if conf_int:
+            _band(ax, x, np.concatenate([[1.0], km["conf_low"]]), np.concatenate([[1.0], km["conf_high"]]), color,
+                  f"band:{label}", step=True)
+        if censor_marks:
+            cens = km[km["n_censor"] > 0]
+            ax.plot(cens["time"], cens["surv"], linestyle="none", marker="+", color=color, markersize=5,
+                    gid=f"censor:{label}")
+        curves.append((label, color, t, start, w))
+    ax.set_xlim(0, upper)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(time)
+    ax.set_ylabel("Survival probability")
+    if len(groups) > 1:
+        ax.legend(loc="best")
+    if risk_table:
+        if risk_times is None:
+            risk_times = [float(v) for v in ax.get_xticks() if 0 <= v <= upper]
+        ax.set_xticks(list(risk_times))
+        ax.set_xlim(0, upper)
+        _risk_table(ax, curves, list(risk_times), number_at_risk)
+    return ax
+
+
+def _risk_table(ax: "Axes", curves: list, times: list[float], number_at_risk) -> None:
+    from matplotlib.transforms import offset_copy
+
+    fig = ax.figure
+    size = ax.xaxis.label.get_fontsize() * 0.9
+    base = 2.6 * ax.xaxis.label.get_fontsize() + 14  # below the tick labels and the axis label, in points
+    rows = [(label, color, number_at_risk(t, times, entry=start, weights=w)) for label, color, t, start, w in curves]
+    texts = [[_text(float(round(n, 6))) for n in counts] for _, _, counts in rows]
+    # labels end left of the widest number in the first column (centred on the y-axis)
+    first = max((len(row[0]) for row in texts if row), default=1)
+    left = -(0.32 * size * first + 6)
+    header = offset_copy(ax.transAxes, fig=fig, x=left, y=-base, units="points")
+    ax.text(0, 0, "Number at risk", transform=header, ha="right", va="top", fontsize=size, fontweight="bold",
+            gid="at_risk_header", clip_on=False)
+    for k, ((label, color, _), row) in enumerate(zip(rows, texts)):
+        dy = -base - (k + 1) * 1.5 * size
+        row_axes = offset_copy(ax.transAxes, fig=fig, x=left, y=dy, units="points")
+        ax.text(0, 0, label, transform=row_axes, ha="right", va="top", fontsize=size, color=color,
+                gid=f"at_risk_label:{label}", clip_on=False)
+        row_data = offset_copy(ax.get_xaxis_transform(), fig=fig, x=0, y=dy, units="points")
+        for x, text in zip(times, row):
+            ax.text(x, 0, text, transform=row_data, ha="center", va="top", fontsize=size, color=color,
+                    gid=f"at_risk:{label}", clip_on=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Model-based kinds: shared preparation
+# ----------------------------------------------------------------------------------------------
+def _sample_and_predictor(result: "Result", frame: pd.DataFrame, spec=None):
+    from .predict import estimation_sample, model_spec, predictor
+
+    spec = model_spec(result) if spec is None else spec
+    sample = estimation_sample(result, frame, spec)
+    return spec, sample, predictor(result, sample.design.state)
+
+
+def _numeric_grid(sample: pd.DataFrame, column: str, x_range, n_points: int) -> np.ndarray:
+    values = pd.to_numeric(sample[column]).astype(float)
+    lo, hi = (float(values.min()), float(values.max())) if x_range is None else map(float, x_range)
+    return np.linspace(lo, hi, n_points)
+
+
+def _discrete_values(sample: pd.DataFrame, column: str, levels: dict, given, where: str, limit: int = 5) -> list | None:
+    """Levels of a factor or the few distinct values of a numeric column; None for a continuous column."""
+    from .predict import coerce_level
+
+    if given is not None:
+        return [coerce_level(v, levels[column], column, where) if column in levels else v for v in given]
+    if column in levels:
+        return list(levels[column])
+    distinct = np.unique(pd.to_numeric(sample[column]).astype(float))
+    return [float(v) for v in distinct] if distinct.size <= limit else None
+
+
+def _check_column(pred, column: str, role: str) -> None:
+    from .predict import covariate_columns
+
+    columns = covariate_columns(pred.formula)
+    if column not in columns:
+        from ._spec import suggest
+
+        raise SpecificationError(
+            f"{role} {column!r} is not a covariate of model {pred.model_id!r}{suggest(column, columns)} "
+            f"(its covariates: {', '.join(columns)})."
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# survival
+# ----------------------------------------------------------------------------------------------
+def survival_plot(result: "Result", frame: pd.DataFrame, *, profiles: Mapping[str, Mapping[str, Any]],
+                  at: Mapping[str, Any] | None = None, conf_level: float | None = None, conf_int: bool = True,
+                  n_points: int = 100, x_max: float | None = None, spec=None, ax: "Axes | None" = None) -> "Axes":
+    """Predicted survival curves of a cox (R ``survfit(fit, newdata)``: steps at event times, log
+    intervals) or weibull/exponential model (smooth, intervals on log cumulative hazard) for each
+    named profile; ``frame`` is the model's dataset (its estimation sample gives the defaults).
+
+    Each curve is a Line2D labelled with the profile name, starting at (0, 1); bands have gid
+    ``band:<name>``.
+    """
+    from .predict import SURVIVAL_PARAMETRIC, cox_survival, parametric_survival, profile_frame, typical_values
+
+    family = result.meta.get("family")
+    if family != "cox" and family not in SURVIVAL_PARAMETRIC:
+        raise SpecificationError(
+            f"survival curves need a cox, weibull or exponential model; {result.model_id!r} is {family!r}."
+        )
+    spec, sample, pred = _sample_and_predictor(result, frame, spec)
+    strata = [] if family != "cox" else _strata(spec)
+    where = f"survival curves of {result.model_id!r}"
+    base = typical_values(sample.frame, pred.formula, pred.state, at, where=where, extra=strata)
+    rows = [typical_values(sample.frame, pred.formula, pred.state, {**(at or {}), **dict(p)},
+                           where=f"{where}, profile {name!r}", extra=strata) for name, p in profiles.items()]
+    newdata = pd.DataFrame(rows) if rows else profile_frame(base)
+    names = list(profiles)
+    t_max = float(np.max(sample.time))
+    upper = x_max if x_max is not None else t_max
+    ax = ax if ax is not None else _new_axes()
+    if family == "cox":
+        curves = cox_survival(result, sample, spec, newdata, conf_level=conf_level)
+    else:
+        times = np.linspace(upper / n_points, upper, n_points)
+        curves = parametric_survival(result, sample, newdata, times, conf_level=conf_level)
+    step = family == "cox"
+    for i, name in enumerate(names):
+        c = curves[curves["curve"] == i]
+        c = c[c["time"] <= upper]
+        x = np.concatenate([[0.0], c["time"]])
+        y = np.concatenate([[1.0], c["estimate"]])
+        lo = np.concatenate([[1.0], c["conf_low"]])
+        hi = np.concatenate([[1.0], c["conf_high"]])
+        if step and x[-1] < upper:  # survfit's curve is flat to the last follow-up time
+            x, y, lo, hi = (np.append(a, b) for a, b in ((x, upper), (y, y[-1]), (lo, lo[-1]), (hi, hi[-1])))
+        color = f"C{i}"
+        ax.plot(x, y, drawstyle="steps-post" if step else "default", color=color, label=str(name), linewidth=1.5)
+        if conf_int:
+            _band(ax, x, lo, hi, color, f"band:{name}", step=step)
+    ax.set_xlim(0, upper)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(spec.time or "Time")
+    ax.set_ylabel("Predicted survival probability")
+    if len(names) > 1:
+        ax.legend(loc="best")
+    return ax
+
+
+def _strata(spec) -> list[str]:
+    from .predict import _strata_columns
+
+    return _strata_columns(spec)
+
+
+# ----------------------------------------------------------------------------------------------
+# predicted
+# ----------------------------------------------------------------------------------------------
+def predicted_plot(result: "Result", frame: pd.DataFrame, *, variable: str, x_range=None, n_points: int = 100,
+                   by: str | None = None, by_values: Sequence | None = None, at: Mapping[str, Any] | None = None,
+                   interval: str | None = None, categories: Sequence | None = None,
+                   group_labels: Mapping[str, str] | None = None, conf_level: float | None = None,
+                   conf_int: bool = True, spec=None, ax: "Axes | None" = None) -> "Axes":
+    """Predicted probabilities (or values) across ``variable``, other covariates at ``at`` / their
+    defaults; one curve per ``by`` value, or per outcome category for mnlogit.
+
+    A numeric ``variable`` gives lines (Line2D labelled by group) with bands (gid ``band:<label>``);
+    a factor or a variable with at most 5 values gives points with error bars (gid ``ci:<label>``).
+    """
+    from .predict import categorical_levels, predict, profile_frame, typical_values
+
+    spec, sample, pred = _sample_and_predictor(result, frame, spec)
+    where = f"predicted values of {result.model_id!r}"
+    _check_column(pred, variable, "variable")
+    if pred.family != "mnlogit" and pred.link is None:
+        raise SpecificationError(
+            f"kind 'predicted' needs a model with a response scale (logit, probit, firth, discrete_hazard, mnlogit, "
+            f"ols, mixed, panel); {result.model_id!r} is {pred.family!r} (use kind 'survival' for survival models)."
+        )
+    if by is not None:
+        _check_column(pred, by, "by")
+        if by == variable:
+            raise SpecificationError(f"{where}: 'by' must differ from 'variable' ({by!r}).")
+    levels = categorical_levels(pred.state)
+    base = typical_values(sample.frame, pred.formula, pred.state, at, where=where)
+    xs = _discrete_values(sample.frame, variable, levels, None, where)
+    continuous = xs is None
+    if continuous:
+        xs = list(_numeric_grid(sample.frame, variable, x_range, n_points))
+    groups: list[tuple[str, dict, Any]] = []
+    labels = dict(group_labels or {})
+    if pred.family == "mnlogit":
+        if by is not None:
+            raise SpecificationError(f"{where}: mnlogit figures draw one curve per outcome category; remove 'by'.")
+        wanted = [str(c) for c in (categories or pred.categories)]
+        unknown = [c for c in wanted if c not in pred.categories]
+        if unknown:
+            raise SpecificationError(f"{where}: {unknown[0]!r} is not an outcome category ({pred.categories}).")
+        groups = [(labels.get(c, c), {}, c) for c in wanted]
+    elif by is not None:
+        values = _discrete_values(sample.frame, by, levels, by_values, where)
+        if values is None:
+            raise SpecificationError(f"{where}: {by!r} has many distinct values; list the ones to draw in by_values.")
+        groups = [(labels.get(_text(v), f"{by} = {_text(v)}"), {by: v}, None) for v in values]
+    else:
+        groups = [(pred.formula.response.label if pred.formula.response is not None else "Prediction", {}, None)]
+    ax = ax if ax is not None else _new_axes()
+    n = len(groups)
+    for k, (label, fixed, category) in enumerate(groups):
+        newdata = profile_frame({**base, **fixed}, {variable: xs})
+        out = predict(pred, newdata, scale="response", interval=interval, category=category, conf_level=conf_level)
+        _draw_series(ax, xs, out, label, f"C{k}", continuous, conf_int, k, n)
+    _finish_discrete_axis(ax, xs, continuous)
+    ax.set_xlabel(variable)
+    ylabel = "Predicted probability" if pred.family == "mnlogit" or pred.link != "identity" else "Predicted value"
+    ax.set_ylabel(ylabel)
+    if n > 1:
+        ax.legend(loc="best")
+    return ax
+
+
+def _draw_series(ax, xs, out: pd.DataFrame, label: str, color: str, continuous: bool, conf_int: bool, k: int,
+                 n: int) -> None:
+    est, lo, hi = (out[c].to_numpy(dtype=float) for c in ("estimate", "conf_low", "conf_high"))
+    if continuous:
+        x = np.asarray(xs, dtype=float)
+        ax.plot(x, est, color=color, label=label, linewidth=1.5)
+        if conf_int:
+            _band(ax, x, lo, hi, color, f"band:{label}")
+        return
+    pos = np.arange(len(xs), dtype=float) + (k - (n - 1) / 2) * (0.5 / max(n, 1))
+    if conf_int:
+        ax.vlines(pos, lo, hi, color=color, linewidth=1.4, gid=f"ci:{label}")
+    ax.plot(pos, est, "o", color=color, label=label, markersize=5)
+
+
+def _finish_discrete_axis(ax, xs, continuous: bool) -> None:
+    if not continuous:
+        ax.set_xticks(np.arange(len(xs)), [_text(v) for v in xs])
+        ax.set_xlim(-0.6, len(xs) - 0.4)
+        ax.grid(axis="x", visible=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# marginal
+# ----------------------------------------------------------------------------------------------
+def marginal_plot(result: "Result", frame: pd.DataFrame, *, variable: str, moderator: str,
+                  moderator_values: Sequence | None = None, x_range=None, n_points: int = 100,
+                  at: Mapping[str, Any] | None = None, scale: str = "link", category: str | None = None,
+                  conf_level: float | None = None, conf_int: bool = True, spec=None,
+                  ax: "Axes | None" = None) -> "Axes":
+    """The marginal effect of ``variable`` (d eta / d x, or d p / d x with ``scale = "response"``)
+    across the values of ``moderator``, other covariates at ``at`` / their defaults, with
+    delta-method intervals from the model's covariance.
+
+    A numeric moderator with more than 5 values gives a line labelled "Marginal effect" with a band
+    (gid ``band:Marginal effect``); otherwise points with error bars (gid ``ci:Marginal effect``).
+    The reference line at 0 has gid ``reference``.
+    """
+    from .predict import categorical_levels, marginal_effect, profile_frame, typical_values
+
+    spec, sample, pred = _sample_and_predictor(result, frame, spec)
+    where = f"marginal effect in {result.model_id!r}"
+    _check_column(pred, variable, "variable")
+    _check_column(pred, moderator, "moderator")
+    if moderator == variable:
+        raise SpecificationError(f"{where}: 'moderator' must differ from 'variable' ({variable!r}).")
+    levels = categorical_levels(pred.state)
+    base = typical_values(sample.frame, pred.formula, pred.state, at, where=where)
+    values = _discrete_values(sample.frame, moderator, levels, moderator_values, where)
+    continuous = values is None
+    if continuous:
+        values = list(_numeric_grid(sample.frame, moderator, x_range, n_points))
+    newdata = profile_frame(base, {moderator: values})
+    out = marginal_effect(pred, newdata, variable, scale=scale, category=None if category is None else str(category),
+                          conf_level=conf_level)
+    ax = ax if ax is not None else _new_axes()
+    ax.axhline(0.0, color="0.3", linewidth=0.9, linestyle="--", zorder=1.5, gid="reference")
+    _draw_series(ax, values, out, "Marginal effect", "C0", continuous, conf_int, 0, 1)
+    _finish_discrete_axis(ax, values, continuous)
+    ax.set_xlabel(moderator)
+    what = "probability" if scale == "response" else "linear predictor"
+    ax.set_ylabel(f"Effect of {variable} on the {what}")
+    return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry point
+# ----------------------------------------------------------------------------------------------
+def build_figure(spec: FigureSpec, results: Mapping[str, "Result"], data: Mapping[str, pd.DataFrame], *,
+                 models: Mapping[str, Any] | None = None) -> "Figure":
+    """Draw the figure declared by ``spec``.
+
+    Parameters
+    ----------
+    spec
+        The ``[[figures]]`` entry.
+    results
+        Model id -> Result (every id in ``spec.models``).
+    data
+        Model id -> the full dataset that model was fitted on (before its sample restriction); not
+        needed for coefplot.
+    models
+        Optional model id -> ModelSpec; by default each result's ``meta["model_spec"]``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Themed with :func:`theme`; save it with :func:`save_figure`.
+    """
+    where = f"figures (id {spec.id!r})"
+    missing = [m for m in spec.models if m not in results]
+    if missing:
+        raise ConfigError(f"model {missing[0]!r} has no result; fit it first.", where=f"{where}.models")
+    chosen = [results[m] for m in spec.models]
+    height = spec.height or 4.0
+    if spec.kind == "km" and spec.risk_table and spec.height is None:
+        height += 0.9 + 0.25 * 3
+    try:
+        with themed():
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(spec.width, height), dpi=spec.dpi, layout="constrained")
+            ax = fig.add_subplot()
+            _draw(spec, chosen, data, models, ax)
+            if spec.xlabel is not None:
+                ax.set_xlabel(spec.xlabel)
+            if spec.ylabel is not None:
+                ax.set_ylabel(spec.ylabel)
+    except UserInputError as exc:
+        raise type(exc)(exc.message, source=exc.source, where=exc.where or where) from None
+    return fig
+
+
+def _frame_of(spec: FigureSpec, data: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    mid = spec.models[0]
+    if mid not in data:
+        raise ConfigError(f"no dataset was given for model {mid!r}; the figure needs its data.",
+                          where=f"figures (id {spec.id!r})")
+    return data[mid]
+
+
+def _draw(spec: FigureSpec, chosen: list, data, models, ax) -> None:
+    common = {"conf_level": spec.conf_level, "conf_int": spec.conf_int, "ax": ax}
+    if spec.kind == "coefplot":
+        coef_plot(chosen, terms=spec.terms, labels=spec.labels, exponentiate=spec.exponentiate, **common)
+        return
+    result = chosen[0]
+    frame = _frame_of(spec, data)
+    from .predict import model_spec
+
+    mspec = model_spec(result, models)
+    if spec.kind == "km":
+        _draw_km(spec, result, mspec, frame, ax)
+    elif spec.kind == "survival":
+        survival_plot(result, frame, profiles=spec.profiles, at=spec.at, n_points=spec.n_points, x_max=spec.x_max,
+                      spec=mspec, **common)
+    elif spec.kind == "predicted":
+        predicted_plot(result, frame, variable=spec.variable, x_range=spec.x_range, n_points=spec.n_points, by=spec.by,
+                       by_values=spec.by_values, at=spec.at, interval=spec.interval, categories=spec.categories,
+                       group_labels=spec.group_labels, spec=mspec, **common)
+    else:
+        marginal_plot(result, frame, variable=spec.variable, moderator=spec.moderator,
+                      moderator_values=spec.moderator_values, x_range=spec.x_range, n_points=spec.n_points,
+                      at=spec.at, scale=spec.scale, category=spec.category, spec=mspec, **common)
+
+
+def _draw_km(spec: FigureSpec, result, mspec, frame: pd.DataFrame, ax) -> None:
+    from .predict import estimation_sample
+
+    time = spec.time or mspec.time
+    event = spec.event or mspec.event
+    if time is None or event is None:
+        raise ConfigError(
+            f"model {mspec.id!r} has no time/event columns; set time = and event = in the figure.",
+            where=f"figures (id {spec.id!r})",
+        )
+    event_value = mspec.event_value if spec.event is None else None
+    for key, col in (("time", time), ("event", event), ("group", spec.group)):
+        if col is not None and col not in frame:
+            from ._spec import suggest
+
+            raise ConfigError(f"column {col!r} is not in the dataset of model {mspec.id!r}"
+                              f"{suggest(col, list(map(str, frame.columns)))}.", where=f"figures (id {spec.id!r}).{key}")
+    entry = weights = None
+    if spec.use_model_sample:
+        rows = estimation_sample(result, frame, mspec).frame
+        entry, weights = mspec.start, mspec.weights
+    else:
+        rows = frame
+    cols = [c for c in (time, event, spec.group, entry, weights) if c is not None]
+    rows = rows.dropna(subset=cols)
+    km_plot(rows, time=time, event=event, group=spec.group, entry=entry, weights=weights, event_value=event_value,
+            conf_type=spec.conf_type, conf_level=spec.conf_level or 0.95, conf_int=spec.conf_int,
+            risk_table=spec.risk_table, risk_times=spec.risk_times, censor_marks=spec.censor_marks,
+            group_labels=spec.group_labels, x_max=spec.x_max, ax=ax)
