@@ -479,13 +479,20 @@ def cox_survival(result: Result, sample, spec, newdata: pd.DataFrame, *, conf_le
         codes = np.asarray(uniques.get_indexer(wanted))
         if (codes < 0).any():
             bad = wanted[int(np.flatnonzero(codes < 0)[0])]
+            shown = [_plain(v) for v in uniques[:20]]
             raise SpecificationError(
-                f"model {spec.id!r}: stratum {bad!r} of {strata_cols} is not in the estimation sample "
-                f"(strata: {list(uniques)[:20]})."
+                f"model {spec.id!r}: stratum {_plain(bad)!r} of {strata_cols} is not in the estimation sample "
+                f"(strata: {shown})."
             )
     curves = survival_curves(fit, J, strata=codes, conf_level=conf_level or pred.conf_level)
     return pd.DataFrame({"curve": curves.curve, "time": curves.time, "estimate": curves.surv,
                          "std_error": curves.std_err, "conf_low": curves.conf_low, "conf_high": curves.conf_high})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _strata_columns(spec) -> list[str]:
