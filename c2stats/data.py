@@ -108,7 +108,13 @@ def load_dataset(ref, base: Path | None = None) -> Dataset:
     if unit is not None:
         from . import datasets
 
-        frame = datasets.validate(frame, unit, source=label)
+        try:
+            frame = datasets.validate(frame, unit, source=label)
+        except DataError as exc:
+            if not exc.where:
+                raise
+            # the column is part of what went wrong: keep it in the message, whoever re-labels the source
+            raise DataError(f"{exc.where}: {exc.message}", source=exc.source) from None
     return Dataset(frame, label, _file_hash(path), unit)
 
 

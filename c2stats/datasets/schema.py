@@ -73,8 +73,28 @@ def read_table(path: str | Path) -> pd.DataFrame:
         return frames[0]
     except DataError:
         raise
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty; it needs a header row and at least one data row",
+                        source=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"is not UTF-8 text ({_bad_byte(path, exc)}); re-save it as UTF-8 (in Excel: "
+                        "CSV UTF-8; in R: write.csv(..., fileEncoding = 'UTF-8'))", source=str(path)) from None
     except Exception as exc:  # the reader's own message is the useful part
-        raise DataError(f"could not read the file as {kind}: {exc}", source=str(path)) from exc
+        raise DataError(f"could not read the file as {kind}: {exc}; check that it is a valid {kind} file, "
+                        "or save the data as .csv", source=str(path)) from exc
+
+
+def _bad_byte(path: Path, exc: UnicodeDecodeError) -> str:
+    """'byte 0xe9 on line 3' for an uncompressed file (the decoder's offset is within a chunk)."""
+    where = f"byte 0x{exc.object[exc.start]:02x}"
+    if path.suffix.lower() in (".csv", ".tsv"):
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as full:
+            line = raw.count(b"\n", 0, full.start) + 1
+            where = f"byte 0x{raw[full.start]:02x} on line {line}"
+    return where
 
 
 def _rows(mask: np.ndarray | pd.Series) -> str:
@@ -107,7 +127,7 @@ def _coerce(frame: pd.DataFrame, entry: dict, source: str) -> pd.Series:
             frac = ~_is_integral(values)
             if frac.any():
                 raise DataError(
-                    f"expected whole numbers but found fractions such as {values[frac].iloc[0]!r} in "
+                    f"expected whole numbers but found fractions such as {float(values[frac].iloc[0])!r} in "
                     f"{_rows(frac)}; round or recode them", source=source, where=where)
             return values if values.isna().any() else values.astype("int64")
         return values.astype("float64")
