@@ -317,6 +317,105 @@ def test_describe_counts_forms_decades_events(arrangements, dyad_years):
     assert "onset_formal" in ds.describe(dyad_years)
 
 
+# ------------------------------------------------------------------ rDMC network-enabling platforms
+# Numbers typed in from tests/reference/rdmc/rdmc_lookup.txt: the output of rdmc_lookup.R, base R
+# reading the raw rDMC_wide_v1.rds (Gannon 2023) independently of c2stats (see PROVENANCE.md).
+# "n" is the sum of the ten classes after carrying a missing count forward; netech = log1p(n).
+
+RDMC_US_2010 = {  # USA (ccode 2) 2010, raw counts in rDMC
+    "aircraft_aew": 115, "aircraft_ew": 152, "aircraft_recon-surveil": 1967, "helicopters_ew": 0,
+    "unmanned aerial vehicles_recon-surveil": 5186, "unmanned aerial vehicles_combat": 185,
+    "radars_air defense/early warning": 94, "radars_ISR/battlefield surveil": 312,
+    "radars_communications": 9, "logistics and support_surveillance and intelligence": 8,
+}
+NETECH = {  # (ccode, year): (log1p(n) from R, uav from R)
+    (2, 2010): (8.990815, 1), (200, 2010): (5.556828, 1), (2, 1995): (8.117611, 1),
+    (365, 1995): (6.190315, 0), (200, 1995): (4.510860, 0), (666, 1995): (4.143135, 0),
+    (365, 2010): (5.147494, 0), (666, 2010): (3.806662, 1), (2, 2014): (7.530480, 1),
+    (200, 2014): (5.231109, 1),
+}
+
+
+def _expected(c1: int, c2: int, year: int) -> tuple[float, float, float]:
+    (x, ux), (y, uy) = NETECH[(c1, year)], NETECH[(c2, year)]
+    return round(max(x, y), 3), round(min(x, y), 3), float(max(ux, uy))
+
+
+def test_rdmc_extract_matches_the_raw_file():
+    r = source("rdmc_v1.csv.gz")
+    assert len(r) == 6534 and r["year"].min() == 1970 and r["year"].max() == 2014
+    assert not r.duplicated(["ccode", "year"]).any()
+    assert list(r.columns) == ["ccode", "year", *B.RDMC_NETECH_CLASSES]
+    us = r[(r["ccode"] == 2) & (r["year"] == 2010)].iloc[0]
+    assert {k: int(us[k]) for k in RDMC_US_2010} == RDMC_US_2010
+    uk = r[(r["ccode"] == 200) & (r["year"] == 2010)].iloc[0]
+    assert np.isnan(uk["unmanned aerial vehicles_recon-surveil"])  # NA in rDMC
+    assert uk["unmanned aerial vehicles_combat"] == 44 and uk["radars_air defense/early warning"] == 150
+    ru = r[(r["ccode"] == 365) & (r["year"] == 1995)].iloc[0]
+    assert np.isnan(ru["aircraft_recon-surveil"]) and ru["aircraft_ew"] == 60
+    assert not ((r["ccode"] == 760) & (r["year"] == 2000)).any()  # Bhutan: no rDMC row
+
+
+def test_rdmc_state_values_carry_missing_counts_forward():
+    state = B.rdmc_netech(source("rdmc_v1.csv.gz")).set_index(["ccode", "year"])
+    for key, (netech, uav) in NETECH.items():
+        assert state.loc[key, "netech"] == pytest.approx(netech, abs=1e-6), key
+        assert state.loc[key, "uav"] == uav, key
+    # Albania 1970: every class counted 0 or missing before any count
+    assert state.loc[(339, 1970), "netech"] == 0.0
+    # Russia 1995: reconnaissance aircraft missing; zero-filling would give log1p(157)
+    assert state.loc[(365, 1995), "netech"] > np.log1p(157) + 1
+
+
+def test_netech_at_formation_and_per_year(arrangements, spells, dyad_years):
+    arr = arrangements.set_index("arrangement_id")
+    for aid, year in (("DCADv1.0-1302", 1995), ("DCADv1.0-1303", 2010)):  # Russia-Israel DCAs
+        row = arr.loc[aid]
+        assert (row["ccode1"], row["ccode2"], row["start_year"]) == (365, 666, year)
+        assert (row["netech_max"], row["netech_min"], row["uav_any"]) == _expected(365, 666, year)
+    nato = spells[(spells["arrangement_id"] == "ATOP3180-2-200") & (spells["year"] == 1995)].iloc[0]
+    assert (nato["netech_max"], nato["netech_min"], nato["uav_any"]) == _expected(2, 200, 1995)
+    dy = dyad_years.set_index(["ccode1", "ccode2", "year"])
+    for c1, c2, year in ((2, 200, 2010), (2, 365, 1995), (200, 365, 1995)):
+        row = dy.loc[(c1, c2, year)]
+        assert (row["netech_max"], row["netech_min"], row["uav_any"]) == _expected(c1, c2, year)
+    assert dy.loc[(200, 365, 1995), "uav_any"] == 0.0
+    assert np.isnan(dy.loc[(2, 760, 2000), "netech_max"])  # Bhutan has no rDMC row
+
+
+def test_netech_dyad_values_are_the_max_and_min_of_the_two_states(arrangements, spells, dyad_years):
+    state = B.rdmc_netech(source("rdmc_v1.csv.gz")).set_index(["ccode", "year"])
+    for frame, year in ((arrangements, "start_year"), (spells, "year"), (dyad_years, "year")):
+        f = frame.sample(n=min(len(frame), 20000), random_state=1)
+        a = state.reindex(pd.MultiIndex.from_arrays([f["ccode1"], f[year]]))
+        b = state.reindex(pd.MultiIndex.from_arrays([f["ccode2"], f[year]]))
+        both = a["netech"].notna().to_numpy() & b["netech"].notna().to_numpy()
+        assert both.sum() > 1000
+        for col in ("netech_max", "netech_min", "uav_any"):
+            assert (f[col].notna().to_numpy() == both).all(), col
+        hi = np.fmax(a["netech"].to_numpy(), b["netech"].to_numpy())[both]
+        lo = np.fmin(a["netech"].to_numpy(), b["netech"].to_numpy())[both]
+        np.testing.assert_allclose(f["netech_max"].to_numpy()[both], hi, atol=5e-4)
+        np.testing.assert_allclose(f["netech_min"].to_numpy()[both], lo, atol=5e-4)
+        uav = np.fmax(a["uav"].to_numpy(), b["uav"].to_numpy())[both]
+        assert (f["uav_any"].to_numpy()[both] == uav).all()
+        assert (f["netech_max"] >= f["netech_min"]).where(f["netech_max"].notna(), True).all()
+
+
+def test_netech_is_missing_outside_1970_2014(arrangements):
+    outside = ~arrangements["start_year"].between(1970, 2014)
+    assert outside.sum() > 2000 and (arrangements["start_year"] > 2014).any()
+    assert arrangements.loc[outside, ["netech_max", "netech_min", "uav_any"]].isna().all().all()
+    src = B.read_sources()
+    keys = pd.DataFrame({"ccode1": [2, 2, 2, 2], "ccode2": [200, 200, 200, 200],
+                         "year": [1969, 1970, 2014, 2015]})
+    cov = B.dyad_covariates(keys, B.state_year_panel(src), B.dyad_year_tables(src))
+    assert cov["netech_max"].isna().tolist() == [True, False, False, True]
+    assert cov.loc[2, "netech_max"] == pytest.approx(NETECH[(2, 2014)][0], abs=1e-6)
+    assert cov.loc[2, "netech_min"] == pytest.approx(NETECH[(200, 2014)][0], abs=1e-6)
+    assert cov.loc[1, "netech_max"] == pytest.approx(5.262690, abs=1e-6)  # US 1970, n = 192
+
+
 # ------------------------------------------------------------------ comparable indices and variants
 
 def test_common_index_averages_the_cells_both_forms_score():

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from c2stats.datasets.stages import RDMC_NETECH_CLASSES
+
 SOURCES_DIR = Path(__file__).parent / "sources"
 
 ATOP_MEMBER_COLUMNS = [
@@ -50,6 +52,21 @@ def _read_rda(path: Path) -> pd.DataFrame:
 
     result = pyreadr.read_r(str(path))
     return next(iter(result.values()))
+
+
+def rdmc_extract(path: Path) -> pd.DataFrame:
+    """rDMC wide v1: ccode, year and the network-enabling platform classes, counts as integers.
+
+    Rows and their order are the source's; a count rDMC leaves missing stays empty.
+    """
+    wide = _read_rda(path)
+    out = wide[["ccode", "year", *RDMC_NETECH_CLASSES]].copy()
+    for col in out.columns:
+        values = out[col]
+        if not ((values.dropna() % 1) == 0).all():
+            raise ValueError(f"rDMC column {col!r} has non-integer counts; review the extract")
+        out[col] = values.astype("Int64")
+    return out.reset_index(drop=True)
 
 
 def vendor(raw: Path, dest: Path = SOURCES_DIR) -> list[Path]:
@@ -97,6 +114,8 @@ def vendor(raw: Path, dest: Path = SOURCES_DIR) -> list[Path]:
     sipri = _read_rda(raw / "sipri_arms" / "sipri_dyad-year.rds")
     sipri = sipri.loc[sipri["value"] > 0, ["year", "ccode1", "ccode2", "value"]]
     put(sipri.reset_index(drop=True), "sipri_dyad-year.csv.gz")
+
+    put(rdmc_extract(raw / "gannon_dodl" / "rDMC_wide_v1.rds"), "rdmc_v1.csv.gz")
     return written
 
 

@@ -40,6 +40,7 @@ COVERAGE = {
     "mme": (1980, 2010),        # MME v7
     "sipri": (1970, 2014),      # SIPRI dyad-year TIV
     "contiguity": (1816, 2016), # COW direct contiguity 3.2
+    "rdmc": (1970, 2014),       # rDMC platform inventories
 }
 
 SOURCE_FILES = {
@@ -59,7 +60,20 @@ SOURCE_FILES = {
     "contdir": "cow_contdir.csv.gz",
     "vdem": "vdem-poly.csv.gz",
     "sipri": "sipri_dyad-year.csv.gz",
+    "rdmc": "rdmc_v1.csv.gz",
 }
+
+# rDMC v1 platform classes ("<category>_<type>") that sense, relay or contest information for a
+# military network: airborne early warning, electronic warfare and ISR aircraft, EW helicopters,
+# reconnaissance and combat UAVs, early-warning, ISR and communications radars, intelligence ships.
+# Rationale and exclusions in docs/data.md.
+RDMC_NETECH_CLASSES = (
+    "aircraft_aew", "aircraft_ew", "aircraft_recon-surveil", "helicopters_ew",
+    "unmanned aerial vehicles_recon-surveil", "unmanned aerial vehicles_combat",
+    "radars_air defense/early warning", "radars_ISR/battlefield surveil", "radars_communications",
+    "logistics and support_surveillance and intelligence",
+)
+RDMC_UAV_CLASSES = ("unmanned aerial vehicles_recon-surveil", "unmanned aerial vehicles_combat")
 
 ATOP_PROVISIONS = ("milcon", "milaid", "intcom", "subord", "base", "contrib", "armred",
                    "organ1", "orgpurp1", "organ2", "orgpurp2", "organ_military", "la_milinst",
@@ -395,8 +409,39 @@ def _expand_years(frame: pd.DataFrame, first: str, last: str) -> pd.DataFrame:
     return rep.reset_index(drop=True)
 
 
+def rdmc_counts(rdmc: pd.DataFrame) -> pd.DataFrame:
+    """rDMC class counts with missing (uncounted) entries carried forward in each state's series.
+
+    A missing count takes the same ccode's last counted value in that class (an inventory is
+    taken as unchanged until it is counted again); before a state's first count in a class it is
+    0, so totals are lower bounds there. Columns ``RDMC_NETECH_CLASSES``, rows as ``rdmc``.
+    """
+    frame = rdmc.sort_values(["ccode", "year"], kind="mergesort")
+    out = {col: frame[col].astype("float64").groupby(frame["ccode"]).ffill().fillna(0.0)
+           for col in RDMC_NETECH_CLASSES}
+    return pd.DataFrame(out).reindex(rdmc.index)
+
+
+def rdmc_netech(rdmc: pd.DataFrame) -> pd.DataFrame:
+    """Network-enabling platforms per state-year from rDMC: ``netech`` and ``uav``.
+
+    ``netech = log(1 + n)`` with ``n`` the platforms in ``RDMC_NETECH_CLASSES`` (counts filled by
+    :func:`rdmc_counts`); ``uav`` is 1 if ``n`` includes a reconnaissance or combat UAV. One row
+    per rDMC country-year in 1970-2014.
+    """
+    counts = rdmc_counts(rdmc)
+    out = rdmc[["ccode", "year"]].astype("int64").copy()
+    out["netech"] = np.log1p(counts.sum(axis=1))
+    out["uav"] = (counts[list(RDMC_UAV_CLASSES)].sum(axis=1) > 0).astype("float64")
+    out = out[out["year"].between(*COVERAGE["rdmc"])]
+    if out.duplicated(["ccode", "year"]).any():
+        raise ValueError("rDMC has more than one row for a ccode-year; review the extract")
+    return out.reset_index(drop=True)
+
+
 def state_year_panel(src: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """State-year covariates (COW codes, 1816-2018): capabilities, majors, democracy, MIDs."""
+    """State-year covariates (COW codes, 1816-2018): capabilities, majors, democracy, MIDs,
+    network-enabling platforms (rDMC)."""
     codes = sorted(set(src["states"]["ccode"].astype("int64")) | set(src["system"]["ccode"]))
     grid = pd.MultiIndex.from_product([codes, range(1816, 2019)], names=["ccode", "year"])
     panel = pd.DataFrame(index=grid).reset_index()
@@ -440,6 +485,7 @@ def state_year_panel(src: dict[str, pd.DataFrame]) -> pd.DataFrame:
     caps = _expand_years(caps, "first", "last").sort_values(["ccode", "year", "first"])
     caps = caps.drop_duplicates(["ccode", "year"], keep="last").astype({"ccode": "int64"})
     panel = panel.merge(caps[["ccode", "year", "lat", "lng"]], on=["ccode", "year"], how="left")
+    panel = panel.merge(rdmc_netech(src["rdmc"]), on=["ccode", "year"], how="left")
     return panel
 
 
@@ -539,6 +585,10 @@ def dyad_covariates(keys: pd.DataFrame, panel: pd.DataFrame, tables: dict[str, p
     out["joint_democracy"] = ((a["polyarchy"] >= 0.5) & (b["polyarchy"] >= 0.5)).astype("float64").where(both)
     out["mps_log_rel_max"] = np.fmax(a["log_mps_rel"], b["log_mps_rel"])
     out["mps_log_rel_min"] = np.fmin(a["log_mps_rel"], b["log_mps_rel"])
+    observed = a["netech"].notna() & b["netech"].notna()  # rDMC rows for both states
+    out["netech_max"] = np.fmax(a["netech"], b["netech"]).where(observed)
+    out["netech_min"] = np.fmin(a["netech"], b["netech"]).where(observed)
+    out["uav_any"] = np.fmax(a["uav"], b["uav"]).where(observed)
     out["mids_prior5"] = a["mids_prior5"] + b["mids_prior5"]
     out["rival_any"] = np.fmax(a["rival_state"], b["rival_state"])
     dist = _haversine_km(a["lat"], a["lng"], b["lat"], b["lng"])
@@ -688,7 +738,7 @@ def dyad_years(arr: pd.DataFrame, src: dict[str, pd.DataFrame], panel: pd.DataFr
     cov = dyad_covariates(dy, panel, tables)
     keep = ["contiguous", "log_capital_distance", "joint_democracy", "polyarchy_min", "log_cap_ratio",
             "cinc_max", "n_major", "rivalry", "dyad_mids_prior5", "mids_prior5", "mme_exercises",
-            "sipri_tiv", "mps_log_rel_min", "post_cold_war"]
+            "sipri_tiv", "mps_log_rel_min", "netech_max", "netech_min", "uav_any", "post_cold_war"]
     dy = pd.concat([dy, cov[keep]], axis=1)
     cols = ["ccode1", "ccode2", "year", "status", "formal", "informal", "n_formal", "n_informal",
             "onset_formal", "onset_informal", "termination_formal", "termination_informal", *keep]
