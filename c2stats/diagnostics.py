@@ -377,6 +377,7 @@ def fit_with_remedies(model, data, family):
                            "declared by on_separation = 'firth'.")
                 meta["remedy"] = "firth"
                 meta["family_declared"] = model.family
+                warnings.warn(message, SeparationWarning, stacklevel=3)
             notes.append(message)
         glance["separation"] = bool(terms)
         diagnostics["separation"] = {"detected": bool(terms), "terms": terms, "action": action,

@@ -164,6 +164,10 @@ def _tokenize(text: str, where: str) -> list[tuple[str, str]]:
             i += len("(Intercept)")
         elif ch.isdigit() or (ch == "." and i + 1 < len(text) and text[i + 1].isdigit()):
             m = _NUMBER.match(text, i)
+            if text.startswith(": ", m.end()):  # an equation named by a number: "2: age"
+                name, i = _read_name(text, i, where)
+                tokens.append(("name", name))
+                continue
             tokens.append(("number", m.group(0)))
             i = m.end()
         elif ch.isalpha() or ch == "_" or ch == ".":
