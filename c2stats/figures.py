@@ -269,6 +269,13 @@ def _band(ax: "Axes", x, low, high, color, gid: str, step: bool = False) -> None
                     step="post" if step else None, color=color, alpha=0.2, linewidth=0, gid=gid)
 
 
+def _color(k: int) -> str:
+    """The k-th colour of the current cycle, resolved now (so saving outside the theme keeps it)."""
+    from matplotlib.colors import to_hex
+
+    return to_hex(f"C{k}")
+
+
 def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -336,13 +343,14 @@ def coef_plot(results: Sequence["Result"], *, terms: Sequence[str] | None = None
     height = 0.8 / max(n_models, 1)
     ypos = {k: n_terms - 1 - i for i, k in enumerate(keys)}
     for j, (result, frame) in enumerate(zip(results, frames)):
-        rows = frame[frame["key"].isin(keys)].drop_duplicates("key")
+        rows = frame[frame["key"].isin(keys)].drop_duplicates("key").set_index("key")
+        rows = rows.loc[[k for k in keys if k in rows.index]].reset_index()  # drawn top to bottom
         offset = (n_models - 1) / 2 * height - j * height
         y = np.array([ypos[k] + offset for k in rows["key"]], dtype=float)
         est, lo, hi = (rows[c].to_numpy(dtype=float) for c in ("estimate", "conf_low", "conf_high"))
         if exponentiate:
             est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
-        color = f"C{j}"
+        color = _color(j)
         if conf_int:
             ax.hlines(y, lo, hi, color=color, linewidth=1.4, gid=f"ci:{result.model_id}")
         ax.plot(est, y, "o", color=color, markersize=4.5, label=str(result.meta.get("label", result.model_id)))
@@ -407,7 +415,7 @@ def km_plot(frame: pd.DataFrame, *, time: str, event: str, group: str | None = N
         km = kaplan_meier(t, e, entry=start, weights=w, conf_type=conf_type, conf_level=conf_level)
         keep = km["time"] <= upper
         km = km[keep]
-        color = f"C{k}"
+        color = _color(k)
         x = np.concatenate([[0.0], km["time"]])
         ax.plot(x, np.concatenate([[1.0], km["surv"]]), drawstyle="steps-post", color=color, label=label,
                 linewidth=1.5)
@@ -547,7 +555,7 @@ def survival_plot(result: "Result", frame: pd.DataFrame, *, profiles: Mapping[st
         hi = np.concatenate([[1.0], c["conf_high"]])
         if step and x[-1] < upper:  # survfit's curve is flat to the last follow-up time
             x, y, lo, hi = (np.append(a, b) for a, b in ((x, upper), (y, y[-1]), (lo, lo[-1]), (hi, hi[-1])))
-        color = f"C{i}"
+        color = _color(i)
         ax.plot(x, y, drawstyle="steps-post" if step else "default", color=color, label=str(name), linewidth=1.5)
         if conf_int:
             _band(ax, x, lo, hi, color, f"band:{name}", step=step)
@@ -622,7 +630,7 @@ def predicted_plot(result: "Result", frame: pd.DataFrame, *, variable: str, x_ra
     for k, (label, fixed, category) in enumerate(groups):
         newdata = profile_frame({**base, **fixed}, {variable: xs})
         out = predict(pred, newdata, scale="response", interval=interval, category=category, conf_level=conf_level)
-        _draw_series(ax, xs, out, label, f"C{k}", continuous, conf_int, k, n)
+        _draw_series(ax, xs, out, label, _color(k), continuous, conf_int, k, n)
     _finish_discrete_axis(ax, xs, continuous)
     ax.set_xlabel(variable)
     ylabel = "Predicted probability" if pred.family == "mnlogit" or pred.link != "identity" else "Predicted value"
@@ -689,7 +697,7 @@ def marginal_plot(result: "Result", frame: pd.DataFrame, *, variable: str, moder
                           conf_level=conf_level)
     ax = ax if ax is not None else _new_axes()
     ax.axhline(0.0, color="0.3", linewidth=0.9, linestyle="--", zorder=1.5, gid="reference")
-    _draw_series(ax, values, out, "Marginal effect", "C0", continuous, conf_int, 0, 1)
+    _draw_series(ax, values, out, "Marginal effect", _color(0), continuous, conf_int, 0, 1)
     _finish_discrete_axis(ax, values, continuous)
     ax.set_xlabel(moderator)
     what = "probability" if scale == "response" else "linear predictor"
