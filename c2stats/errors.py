@@ -76,3 +76,7 @@ class RowsDroppedWarning(C2StatsWarning):
 
 class ConvergenceWarning(C2StatsWarning):
     """A fit ended without meeting its convergence criterion."""
+
+
+class FewNodesWarning(C2StatsWarning):
+    """Dyadic-robust standard errors rest on few distinct nodes (states) and are likely too small."""

@@ -203,3 +203,21 @@ def test_bootstrap_is_seeded_and_reproducible(name):
     other = fit(name, {**spec, "seed": spec["seed"] + 1})
     assert not np.allclose(other.tidy["std_error"], first.tidy["std_error"])
     pd.testing.assert_series_equal(other.tidy["estimate"], first.tidy["estimate"])  # only the variance is resampled
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "dyadic" in FAMILIES[n].vcov_types])
+def test_dyadic_with_few_nodes_warns_and_records_it(name):
+    from c2stats.errors import FewNodesWarning
+    from c2stats.vcov import MIN_DYADIC_NODES
+
+    few = DATA.assign(a=DATA["a"] % 20)
+    few["b"] = (few["a"] + 1 + DATA["b"] % 19) % 20  # 20 nodes, the two members always differ
+    spec = {"family": name, **SPECS[name], "vcov": VCOV_SPECS["dyadic"]}
+    with pytest.warns(FewNodesWarning, match=f"only 20 distinct nodes in 'a' and 'b' \\(fewer than {MIN_DYADIC_NODES}\\)"):
+        result = c2stats.fit(spec, few)
+    assert any("only 20 distinct nodes" in w for w in result.meta["warnings"])
+    assert pd.unique(np.r_[DATA["a"], DATA["b"]]).size >= MIN_DYADIC_NODES
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewNodesWarning)
+        enough = fit(name, VCOV_SPECS["dyadic"])
+    assert not any("distinct nodes" in w for w in enough.meta["warnings"])

@@ -35,7 +35,7 @@ import pandas as pd
 from pydantic import Field
 
 from ..errors import DataError, SpecificationError
-from ..vcov import sandwich_vcov
+from ..vcov import dyadic_notes, sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov, copy_labels, nests
@@ -105,6 +105,7 @@ class Clogit(Family):
         if informative < n_sets:
             notes.append(f"{where}: {n_sets - informative} of {n_sets} matched sets have no case or no control "
                          "and do not contribute to the conditional likelihood.")
+        notes += dyadic_notes(spec.vcov, data.groups, spec.id)
         n_events = int(y.sum())
         glance = {
             "loglik": fit.loglik,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..vcov import sandwich_vcov
+from ..vcov import dyadic_notes, sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov
@@ -93,6 +93,7 @@ class Cox(Family):
             vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=scores,
                                  groups=data.groups, n=n, k=k, cluster_default="none", robust_kind="none")
         notes = () if fit.converged else (f"model {spec.id!r}: did not converge ({fit.reason}).",)
+        notes += dyadic_notes(spec.vcov, data.groups, spec.id)
         glance = {
             "loglik": fit.loglik,
             "loglik_null": fit.loglik_null,

@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from ..vcov import sandwich_vcov
+from ..vcov import dyadic_notes, sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov
@@ -63,6 +63,7 @@ class Firth(Family):
             vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=fit.scores, groups=data.groups, n=n, k=k)
         ll0 = _null_loglik(data)
         notes = (f"model {spec.id!r}: {fit.reason}",) if fit.reason else ()
+        notes += dyadic_notes(spec.vcov, data.groups, spec.id)
         glance = {
             "loglik": fit.loglik,
             "loglik_penalized": fit.loglik_penalized,

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from ..errors import SpecificationError
 from ..formula import parse_formula
-from ..vcov import sandwich_vcov
+from ..vcov import dyadic_notes, sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData, vcov_frame
 from ._bootstrap import bootstrap_vcov
@@ -103,6 +103,7 @@ class MNLogit(Family):
         components = tuple(c for c in cats for _ in data.names)
         labelled = [f"{c}: {t}" for c, t in zip(components, names)]
         notes = (f"model {spec.id!r}: {fit.reason}",) if fit.reason else ()
+        notes += dyadic_notes(spec.vcov, data.groups, spec.id)
         glance = {
             "loglik": fit.loglik,
             "loglik_null": fit.loglik_null,

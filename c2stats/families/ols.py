@@ -21,7 +21,7 @@ from pydantic import Field
 from scipy import linalg
 
 from ..errors import SpecificationError
-from ..vcov import sandwich_vcov
+from ..vcov import dyadic_notes, sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov
@@ -100,4 +100,4 @@ class OLS(Family):
             **extra,
         }
         df = float(df_resid) if options.reference == "t" else None
-        return Estimate(data.names, coef, vcov, glance, df_resid=df)
+        return Estimate(data.names, coef, vcov, glance, df_resid=df, notes=dyadic_notes(spec.vcov, groups, spec.id))

@@ -27,7 +27,7 @@ from pydantic import Field, model_validator
 
 from .. import sandwich
 from ..errors import SpecificationError
-from ..vcov import group_columns
+from ..vcov import dyadic_notes, group_columns
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov, copy_labels
@@ -134,4 +134,5 @@ class Panel(Family):
             "theta": theta,
             **extra,
         }
-        return Estimate(fit.names, fit.coef, vcov, glance, df_resid=float(fit.df_resid), raw=fit)
+        return Estimate(fit.names, fit.coef, vcov, glance, df_resid=float(fit.df_resid), raw=fit,
+                        notes=dyadic_notes(spec.vcov, data.groups, spec.id))

@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import Field
 
 from ..errors import SpecificationError
-from ..vcov import sandwich_vcov
+from ..vcov import dyadic_notes, sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov
@@ -116,6 +116,7 @@ class Weibull(Family):
                                weights=data.weights, maxit=options.maxit, step_tol=options.tol)
             loglik_null = null.loglik if null.converged else None
         notes = () if fit.converged else (f"model {spec.id!r}: did not converge ({fit.reason}).",)
+        notes += dyadic_notes(spec.vcov, data.groups, spec.id)
         glance = {
             "loglik": fit.loglik,
             "loglik_null": loglik_null,
