@@ -357,8 +357,8 @@ def fit_with_remedies(model, data, family):
         action = None
         if terms:
             listed = ", ".join(map(repr, terms))
-            found = (f"model {model.id!r}: the outcome is completely or quasi-completely separated by {listed} "
-                     "(linear-programming check, Konis 2007); the maximum-likelihood estimate does not exist")
+            found = (f"model {model.id!r}: the outcome is completely or quasi-completely separated (linear-programming "
+                     f"check, Konis 2007): the maximum-likelihood estimates of {listed} are infinite")
             if model.on_separation == "error":
                 raise SpecificationError(
                     f"{found}. Set on_separation = 'firth' (Firth's bias-reduced logit) or 'warn' in this model, or "
@@ -366,7 +366,7 @@ def fit_with_remedies(model, data, family):
                 )
             if model.on_separation == "warn":
                 action = "warned"
-                message = f"{found}; its reported estimates for these terms are arbitrary (on_separation = 'warn')."
+                message = f"{found}; the reported values for these terms are arbitrary (on_separation = 'warn')."
                 warnings.warn(message, SeparationWarning, stacklevel=3)
             else:
                 action = "refitted with firth"
@@ -461,10 +461,11 @@ def diagnostics_summary(results: Mapping[str, Any] | list) -> pd.DataFrame:
                 terms = ", ".join(sep.get("terms") or [])
                 if sep.get("action") == "refitted with firth":
                     rows.append((mid, "separation", "remedied", np.nan,
-                                 f"separated by {terms}; refitted with Firth's bias-reduced logit"))
+                                 f"separation (infinite ML estimates of {terms}); refitted with Firth's bias-reduced "
+                                 "logit"))
                 else:
                     rows.append((mid, "separation", "flag", np.nan,
-                                 f"separated by {terms}; ML estimates for these terms are arbitrary"))
+                                 f"separation: infinite ML estimates of {terms}; the reported values are arbitrary"))
         col = diag.get("collinearity")
         if col is not None:
             dropped = col.get("dropped") or []
