@@ -623,6 +623,9 @@ def load_analysis(path: str | Path) -> AnalysisConfig:
             _validate_section(model, e, section, i, origins.get((section, i)), root) for i, e in enumerate(entries)
         ]
     sections["models"] = [_check_model(m, i, origins, root) for i, m in enumerate(sections["models"])]
+    from .robustness import expand_models  # [[robustness]] overlays and [grid] specifications become models
+
+    sections["models"] += expand_models(sections, origins, root)
     spec = AnalysisFile.model_construct(**sections)
     _check_references(spec, origins, root)
     body = spec.model_dump(mode="json")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -35,6 +35,7 @@ class RunSummary:
     files: tuple[str, ...]
     differences: tuple[str, ...] = ()
     checked: bool = False
+    stats: Mapping[str, int] = field(default_factory=dict)  #: fits computed ("fitted"), read ("cached"), "failed"
 
     @property
     def ok(self) -> bool:
@@ -84,13 +85,28 @@ def fit(spec: Mapping[str, Any], data: pd.DataFrame) -> Result:
     return fit_model(model, dataset)
 
 
-def _fit_all(cfg: AnalysisConfig) -> tuple[dict[str, Result], list[dict]]:
+@dataclass(frozen=True)
+class FitRun:
+    """The fits of an analysis: every model's Result (main models, overlays, grid specifications, in
+    config order), the grid specifications that failed, the dataset summary for the manifest and
+    how many fits were computed, read from the cache or shared with an identical spec."""
+
+    results: dict[str, Result]
+    failures: dict[str, BaseException]
+    datasets: list[dict]
+    fitted: int = 0
+    cached: int = 0
+
+
+def _load_datasets(cfg: AnalysisConfig) -> tuple[dict[str, Dataset], dict[str, str]]:
+    """Every dataset the models use, loaded once; returns (key -> Dataset, model id -> key)."""
     datasets: dict[str, Dataset] = {}
-    results: dict[str, Result] = {}
+    keys: dict[str, str] = {}
     base = cfg.path.resolve().parent
     for model in cfg.spec.models:
         ref = cfg.dataset_of(model)
         key = canonical_json(ref.model_dump(mode="json"))
+        keys[model.id] = key
         if key not in datasets:
             try:
                 datasets[key] = load_dataset(ref, base)
@@ -102,12 +118,94 @@ def _fit_all(cfg: AnalysisConfig) -> tuple[dict[str, Result], list[dict]]:
                     exc.where = None
                 exc.args = (exc._compose(),)
                 raise
-        results[model.id] = fit_model(model, datasets[key], config_hash=cfg.config_hash)
+    return datasets, keys
+
+
+def _columns_read(model: ModelSpec) -> list[str] | None:
+    """Columns fitting ``model`` reads (formula, outcome, weights, vcov groups, family extras, sample)."""
+    from .families._base import needed_columns
+    from .restrict import parse_restriction
+
+    try:
+        cols = needed_columns(model, get_family(model.family))
+        if model.sample:
+            cols += parse_restriction(model.sample).columns
+    except Exception:  # noqa: BLE001 - anything unusual: ship the whole frame
+        return None
+    return cols
+
+
+def _shipped(dataset: Dataset, models: list[ModelSpec]) -> Dataset:
+    """``dataset`` cut to the columns its models read, when every one of them is there (else whole,
+    so that a missing column is reported with suggestions from every column)."""
+    wanted: set[str] = set()
+    for model in models:
+        cols = _columns_read(model)
+        if cols is None or any(c not in dataset.frame.columns for c in cols):
+            return dataset
+        wanted.update(cols)
+    frame = dataset.frame[[c for c in dataset.frame.columns if c in wanted]]
+    return Dataset(frame, dataset.name, dataset.data_hash, dataset.unit)
+
+
+def _fit_all(cfg: AnalysisConfig, *, executor=None, cache=None, progress: bool = False) -> FitRun:
+    """Fit every model of ``cfg`` (reading and filling ``cache``) on ``executor``.
+
+    A failing main model or overlay raises its error (the first in config order); a failing grid
+    specification is recorded in ``FitRun.failures`` and the rest go on. Warnings of main models
+    and overlays are re-emitted in config order; those of grid specifications stay in their
+    Results' ``meta['warnings']``.
+    """
+    from .cache import Payload, fit_key, to_result
+    from .executors import FitTask, Progress, SerialExecutor
+    from .robustness import grid_model_ids
+
+    executor = executor or SerialExecutor()
+    datasets, source_of = _load_datasets(cfg)
+    grid_ids = set(grid_model_ids(cfg))
+    payloads: dict[str, Payload] = {}
+    todo: list[FitTask] = []
+    keys: dict[str, str] = {}
+    cached = 0
+    for model in cfg.spec.models:
+        source = source_of[model.id]
+        key = fit_key(model, cfg.dataset_of(model).model_dump(mode="json"), datasets[source].data_hash)
+        keys[model.id] = key
+        stored = cache.load(key) if cache is not None else None
+        if stored is not None:
+            payloads[model.id] = stored
+            cached += 1
+        else:
+            todo.append(FitTask(len(todo), model, source, cfg.config_hash))
+    shipped = {k: _shipped(d, [t.model for t in todo if t.source == k]) for k, d in datasets.items()}
+    bar = Progress(len(todo), desc=f"{cfg.id}: fits", enabled=progress)
+    try:
+        outcomes = executor.run(todo, shipped, bar) if todo else []
+    finally:
+        bar.close()
+    for task, payload in zip(todo, outcomes):
+        payloads[task.model.id] = payload
+        if cache is not None:
+            cache.store(keys[task.model.id], payload)
+    results: dict[str, Result] = {}
+    failures: dict[str, BaseException] = {}
+    for model in cfg.spec.models:
+        payload = payloads[model.id]
+        main = model.id not in grid_ids
+        if main:
+            for category, message in payload.warnings:
+                warnings.warn(message, category, stacklevel=2)
+        if payload.ok:
+            results[model.id] = to_result(payload, model, cfg.config_hash)
+        elif main:
+            raise payload.error
+        else:
+            failures[model.id] = payload.error
     summary = [
         {"name": d.name, "sha256": d.data_hash, "rows": int(d.frame.shape[0]), "columns": int(d.frame.shape[1])}
         for d in sorted(datasets.values(), key=lambda d: d.name)
     ]
-    return results, summary
+    return FitRun(results, failures, summary, fitted=len(todo), cached=cached)
 
 
 def _codebook_labels() -> dict[str, str]:
@@ -125,21 +223,65 @@ def _codebook_labels() -> dict[str, str]:
     return labels
 
 
-def run(path: str | Path, out: str | Path | None = None, check: bool = False) -> RunSummary:
+def run(path: str | Path, out: str | Path | None = None, check: bool = False, *, executor: Any = None,
+        jobs: int | None = None, scheduler: str | None = None, cache: bool = True,
+        cache_dir: str | Path | None = None, progress: bool = False) -> RunSummary:
     """Run an analysis file end to end and write ``reports/<id>/`` (or ``out``).
 
     With ``check=True`` nothing is written: the report is rendered into a temporary folder and
     compared with the existing one; ``RunSummary.differences`` lists the files that differ.
+
+    Parameters
+    ----------
+    executor
+        'serial', 'process' (default: a local process pool) or 'dask', or an
+        :class:`~c2stats.executors.Executor`. Results are identical whichever runs the fits.
+    jobs
+        Worker processes of the process pool or local Dask cluster (default: the usable cores).
+    scheduler
+        Address of a Dask scheduler (implies ``executor='dask'``).
+    cache, cache_dir
+        Read and store fits in ``cache_dir`` (default ``$C2STATS_CACHE_DIR`` or ``.c2stats-cache``);
+        ``cache=False`` fits everything. ``check`` reads the cache but does not write it.
+    progress
+        Show a progress bar (fits done, failures, time left) on standard error.
     """
+    from .cache import FitCache
+    from .executors import Executor, make_executor
+    from .report import Artefact
+    from .robustness import appendix_formats, appendix_tables, grid_model_ids, grid_outputs
+
     cfg = load_analysis(path)
     out_dir = Path(out) if out is not None else Path("reports") / cfg.id
-    results, datasets = _fit_all(cfg)
+    runner = executor if isinstance(executor, Executor) else make_executor(executor, jobs=jobs, scheduler=scheduler)
+    store = FitCache(cache_dir, write=not check) if cache else None
+    fits = _fit_all(cfg, executor=runner, cache=store, progress=progress)
+    results = fits.results
     labels = _codebook_labels()
     tables = {}
     for spec in cfg.spec.tables:
         model = build_table([results[m] for m in spec.models], spec, labels)
         tables[spec.id] = (model, list(spec.formats))
-    render = dict(cfg=cfg, results=results, tables=tables, datasets=datasets, versions=library_versions())
+    artefacts = []
+    formats = appendix_formats(cfg)
+    for table_id, model in appendix_tables(cfg, results, labels).items():
+        artefacts.append(Artefact("table", table_id, model.title, "Robustness", tuple(formats[table_id]), table=model))
+    grid = grid_outputs(cfg, results, {k: str(v) for k, v in fits.failures.items()})
+    if grid is not None:
+        gid = grid.grid.id
+        artefacts.append(Artefact("figure", gid, grid.grid.title or f"Specification curve of {grid.grid.focal}",
+                                  "Robustness", ("png",), figure=grid.figure,
+                                  caption=f"{len(grid.specifications)} specifications of the [grid] on model "
+                                          f"{grid.grid.base!r}; the indicator panel marks each one's choices."))
+        for table_id, model in grid.tables.items():
+            artefacts.append(Artefact("table", table_id, model.title, "Robustness", tuple(grid.formats), table=model))
+        artefacts.append(Artefact("table", f"{gid}_specifications", f"{grid.grid.title or gid}: every specification",
+                                  "Robustness", ("csv",), table=_specifications_table(grid)))
+    grid_ids = set(grid_model_ids(cfg))
+    shown = {mid: r for mid, r in results.items() if mid not in grid_ids}
+    render = dict(cfg=cfg, results=shown, tables=tables, artefacts=artefacts, datasets=fits.datasets,
+                  versions=library_versions())
+    stats = {"fitted": fits.fitted, "cached": fits.cached, "failed": len(fits.failures)}
     if check:
         scratch = Path(tempfile.mkdtemp(prefix="c2stats-check-"))
         try:
@@ -147,9 +289,19 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False) ->
             differences = compare_folders(out_dir, scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return RunSummary(cfg.id, out_dir, results, tuple(files), tuple(differences), checked=True)
+        return RunSummary(cfg.id, out_dir, results, tuple(files), tuple(differences), checked=True, stats=stats)
     recover(out_dir)
     with staging(out_dir) as tmp:
         files = write_report_files(tmp, **render)
         publish(tmp, out_dir)
-    return RunSummary(cfg.id, out_dir, results, tuple(files))
+    return RunSummary(cfg.id, out_dir, results, tuple(files), stats=stats)
+
+
+def _specifications_table(grid):
+    """Every specification of the grid as a table (written as CSV): choices, estimate, status, spec hash."""
+    from .tables import frame_table
+
+    frame = grid.specifications.copy()
+    frame["spec_hash"] = frame["spec_hash"].fillna("")
+    frame["error"] = frame["error"].fillna("")
+    return frame_table(frame, f"{grid.grid.id}: specifications", digits=6, table_id=f"{grid.grid.id}_specifications")

@@ -1,27 +1,859 @@
 """Robustness as config swaps: ``[[robustness]]`` overlays on a base model and a ``[grid]`` of
 specifications (the multiverse), expanded into ordinary models before fitting.
+
+An overlay names a base model and the keys it changes::
+
+    [[robustness]]
+    id = "rob_post1991"
+    base = "cox_main"
+    restrict = "start_year >= 1992"                      # and-ed with the base sample
+    add = ["polyarchy_min"]                              # controls added to the formula
+    drop = ["bilateral"]                                 # controls removed
+    set = { vcov = { type = "cluster", groups = "ccode1" }, dataset = { coding = "provisions_only" } }
+
+Each overlay becomes a model (its id is the overlay's id) validated like any ``[[models]]`` entry,
+so the config hash covers it; its column in the appendix table ``robustness_<base>`` is labelled by
+its difference from the base (``label`` overrides). A robustness file can ``include`` the main
+analysis and only add overlays.
+
+A grid declares axes, each a list of alternatives for one model key or a list of named overlays::
+
+    [grid]
+    base = "cox_main"
+    focal = "c2_index"
+    expected_sign = "negative"
+    filter = "not (estimator == 'logit' and vcov == 'cluster (ccode1)')"
+
+    [grid.axes]
+    estimator = ["base", "weibull", "dt_cloglog"]        # [[robustness]] ids (or inline overlays)
+    vcov = ["model", "robust", { type = "cluster", groups = "ccode1" }]
+    restrict = ["", "post_cold_war == 1"]
+
+The cartesian product (first axis slowest), less the combinations ``filter`` rejects, is the set
+of specifications; each becomes a model ``<grid id>.<12 hex digits>`` (a hash of its choices, so
+ids survive edits of other axes and cached fits stay valid). See :func:`grid_outputs` for the
+specification curve, the summary and the influence of each axis.
+
+Composition rules (the same for an overlay and for one grid specification, which composes one
+change per axis): ``set`` replaces model keys, except ``options``, ``labels`` and ``dataset``,
+which are merged key by key (a string ``dataset`` sets its path; a new path starts a fresh
+reference); two changes that set the same key to different values are an error. A change of
+``family`` drops the base's family options; a change between a survival and a regression family
+drops ``time``/``event``/``start``/``event_value`` (regression) or the response (survival), and a
+regression family needs ``response``. Then ``drop`` and ``add`` edit the formula's terms (the
+formula is rendered back deterministically), and every ``restrict`` is and-ed to the sample.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Sequence
 
-from pydantic import Field
+import pandas as pd
+from pydantic import BeforeValidator, Field, ValidationError
 
-from ._spec import Identifier, Strict
+from ._spec import Identifier, Strict, suggest
+from .errors import ConfigError, FormulaError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from .results import Result
+    from .tables import TableModel
 
 
-class RobustnessSpec(Strict):
+def _listify(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+TermList = Annotated[list[str], BeforeValidator(_listify)]
+
+
+class _Change(Strict):
+    """The keys of one change to a model (shared by overlays and inline grid overlays)."""
+
+    set: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Model keys replaced, e.g. {family = 'weibull', vcov = 'robust', sample = 'informal == 0'}; "
+            "options, labels and dataset are merged key by key ({dataset = {coding = 'provisions_only'}}). "
+            "Not allowed: id, extends, label, description."
+        ),
+    )
+    add: TermList = Field(
+        default_factory=list,
+        description="Terms added to the formula's right-hand side, e.g. ['polyarchy_min', 'log(n_members)'].",
+    )
+    drop: TermList = Field(
+        default_factory=list,
+        description="Terms removed from the formula's right-hand side, written as in the formula, e.g. ['bilateral'].",
+    )
+    restrict: str | None = Field(
+        default=None,
+        description=(
+            "A sample restriction and-ed with the base model's sample, e.g. 'start_year >= 1992' "
+            "(time windows, subsamples)."
+        ),
+    )
+    response: str | None = Field(
+        default=None,
+        description=(
+            "New left-hand side of the formula (the outcome column of a regression family), e.g. 'ended' "
+            "when an overlay turns a Cox model into a logit; '' removes it."
+        ),
+    )
+
+
+class RobustnessSpec(_Change):
     """``[[robustness]]``: one overlay, a named change to a base model."""
 
-    id: Identifier = Field(description="Id of the model the overlay creates.")
-    base: str = Field(description="Id of the model whose spec is changed.")
-    label: str | None = Field(default=None, description="Column heading in the appendix table (default: the change itself).")
-    set: dict[str, Any] = Field(default_factory=dict, description="Model keys replaced, e.g. {sample = 'start_year >= 1992'}.")
+    id: Identifier = Field(description="Id of the model the overlay creates (must differ from every model id).")
+    base: str = Field(description="Id of the model whose spec is changed: a [[models]] id or an earlier overlay's id.")
+    label: str | None = Field(
+        default=None, description="Column heading in the appendix table (default: the difference from the base)."
+    )
+    table: Identifier | None = Field(
+        default=None, description="Id of the appendix table the overlay's column goes in (default: robustness_<base>)."
+    )
+    appendix: bool = Field(
+        default=True, description="false: no appendix column (an overlay used only as a grid alternative)."
+    )
+
+
+class InlineOverlay(_Change):
+    """An overlay written inside a grid axis: ``{label = 'Weibull', set = {family = 'weibull'}}``."""
+
+    label: str = Field(description="Name of this alternative in the grid's indicator panel and tables.")
 
 
 class GridSpec(Strict):
     """``[grid]``: axes of alternatives whose cartesian product is the set of specifications."""
 
+    id: Identifier = Field(
+        default="grid",
+        description=(
+            "Grid id: specifications are models '<id>.<hash>'; outputs are figures/<id>.png and "
+            "tables/<id>_summary, <id>_influence, <id>_choices, <id>_specifications."
+        ),
+    )
     base: str = Field(description="Id of the model every specification starts from.")
-    axes: dict[str, list[Any]] = Field(default_factory=dict, description="Key -> list of alternative values.")
+    focal: str = Field(description="The term whose estimate is compared across specifications, e.g. 'c2_index'.")
+    axes: dict[str, list[Any]] = Field(
+        description=(
+            "Axis name -> list of alternatives. A model key (family, vcov, sample, options, dataset, ...) or "
+            "restrict/add/drop/response takes values of that key; any other name takes overlays: "
+            "[[robustness]] ids, 'base' (no change) or inline tables {label = ..., set = ..., add = ...}."
+        ),
+    )
+    filter: str | None = Field(
+        default=None,
+        description=(
+            "Keep only the combinations where this expression holds, over axis names and choice labels, e.g. "
+            "\"not (estimator == 'logit' and vcov == 'cluster (ccode1)')\"."
+        ),
+    )
+    expected_sign: Literal["positive", "negative"] | None = Field(
+        default=None, description="Sign the hypothesis predicts for the focal estimate (on the log scale)."
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="Significance level of the summary shares.")
+    exponentiate: bool = Field(
+        default=False, description="Show exp(estimate) (hazard/odds ratios) in the figure and the summary."
+    )
+    title: str = Field(default="", description="Caption of the specification-curve figure and the summary table.")
+    formats: list[Literal["md", "tex", "html", "csv", "docx"]] = Field(
+        default_factory=lambda: ["md", "csv"], description="Formats of the grid's summary tables."
+    )
+
+
+MAX_SPECIFICATIONS = 100_000
+_FIXED_KEYS = ("id", "extends", "label", "description")
+_MERGED = ("options", "labels", "dataset")
+_PSEUDO = ("restrict", "add", "drop", "response")
+_SURVIVAL_KEYS = ("time", "event", "start", "event_value")
+
+
+def _model_keys() -> list[str]:
+    from .config import ModelSpec
+
+    return [k for k in ModelSpec.model_fields if k not in _FIXED_KEYS]
+
+
+# ----------------------------------------------------------------------------------------------
+# Composition of changes
+# ----------------------------------------------------------------------------------------------
+class OverlayError(Exception):
+    """A change cannot be applied; carries the change's description and the offending key."""
+
+    def __init__(self, message: str, source: str, key: tuple = ()):
+        super().__init__(message)
+        self.message, self.source, self.key = message, source, key
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change, normalised: what an overlay or one grid choice does to a model."""
+
+    source: str  #: where it was declared, for messages: "robustness[2] (id 'x')", "grid.axes.vcov[1]"
+    set: tuple[tuple[str, Any], ...] = ()
+    add: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    restrict: str | None = None
+    response: str | None = None
+
+    @classmethod
+    def of(cls, change: _Change, source: str) -> "Step":
+        return cls(source, tuple(change.set.items()), tuple(change.add), tuple(change.drop), change.restrict or None,
+                   change.response)
+
+
+def _family_kind(name: Any) -> str | None:
+    from .families import FAMILIES
+
+    family = FAMILIES.get(name) if isinstance(name, str) else None
+    return getattr(family, "kind", None)
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def compose(base: dict, steps: Sequence[Step], default_dataset: dict) -> dict:
+    """Apply ``steps`` to ``base`` (a model dump without id/label/extends/description).
+
+    Returns the new model body (a dict for :class:`~c2stats.config.ModelSpec`); raises
+    :class:`OverlayError` naming the step and key for changes that cannot be applied.
+    """
+    allowed = _model_keys()
+    body = dict(base)
+    whole: dict[str, tuple[Any, str]] = {}
+    parts: dict[str, dict[str, tuple[Any, str]]] = {k: {} for k in _MERGED}
+    responses: dict[str, str] = {}
+    restricts: list[tuple[str, str]] = []
+    adds: list[tuple[str, str]] = []
+    drops: list[tuple[str, str]] = []
+
+    def conflict(key: str, old: tuple[Any, str], new: Any, source: str) -> None:
+        if _canon(old[0]) != _canon(new):
+            raise OverlayError(f"sets {key} = {_show(new)}, but {old[1]} sets it to {_show(old[0])}; two changes "
+                               "combined in one model must not set the same key differently (filter the combination out).",
+                               source, ("set", *key.split(".")))
+
+    for step in steps:
+        for key, value in step.set:
+            if key in _FIXED_KEYS:
+                raise OverlayError(f"cannot set {key!r}: an overlay's id and label are its own keys.", step.source, ("set", key))
+            if key not in allowed:
+                raise OverlayError(f"unknown model key {key!r}{suggest(key, allowed)}.", step.source, ("set", key))
+            if key in _MERGED:
+                if key == "dataset" and isinstance(value, str):
+                    value = {"path": value}
+                if not isinstance(value, dict):
+                    raise OverlayError(f"{key} must be a table, e.g. {key} = {{...}} (got {_show(value)}).", step.source,
+                                       ("set", key))
+                for sub, sub_value in value.items():
+                    if sub in parts[key]:
+                        conflict(f"{key}.{sub}", parts[key][sub], sub_value, step.source)
+                    parts[key][sub] = (sub_value, step.source)
+                continue
+            if key == "vcov" and isinstance(value, str):
+                value = {"type": value}
+            if key in whole:
+                conflict(key, whole[key], value, step.source)
+            whole[key] = (value, step.source)
+        if step.response is not None:
+            if "response" in responses and responses["response"] != step.response:
+                raise OverlayError(f"sets response {step.response!r}, but another change sets {responses['response']!r}.",
+                                   step.source, ("response",))
+            responses["response"] = step.response
+        if step.restrict:
+            restricts.append((step.restrict, step.source))
+        adds += [(t, step.source) for t in step.add]
+        drops += [(t, step.source) for t in step.drop]
+
+    old_family = body.get("family")
+    new_family = whole["family"][0] if "family" in whole else old_family
+    family_changed = new_family != old_family
+    for key, (value, _) in whole.items():
+        body[key] = value
+    options = {} if family_changed else dict(body.get("options") or {})
+    options.update({k: v for k, (v, _) in parts["options"].items()})
+    body["options"] = options
+    body["labels"] = {**(body.get("labels") or {}), **{k: v for k, (v, _) in parts["labels"].items()}}
+    if parts["dataset"]:
+        start = body.get("dataset") or default_dataset
+        given = {k: v for k, (v, _) in parts["dataset"].items()}
+        if "path" in given and given["path"] != start.get("path"):
+            start = {}
+        body["dataset"] = {**start, **given}
+
+    old_kind, new_kind = _family_kind(old_family), _family_kind(new_family)
+    response = responses.get("response")
+    if family_changed and old_kind and new_kind and old_kind != new_kind:
+        if new_kind == "regression":
+            for key in _SURVIVAL_KEYS:
+                if key not in whole:
+                    body[key] = None
+            if response is None and "formula" not in whole:
+                source = whole["family"][1]
+                raise OverlayError(
+                    f"changes the family from {old_family} ({old_kind}) to {new_family} ({new_kind}), which takes its "
+                    "outcome from the formula: add response = \"<outcome column>\" (or set a whole formula).",
+                    source, ("response",))
+        elif response is None and "formula" not in whole:
+            response = ""
+    formula = body.get("formula")
+    if formula is not None and (response is not None or adds or drops):
+        source = (adds or drops or [(None, steps[0].source if steps else "")])[0][1]
+        try:
+            formula = edit_formula(formula, response=response, add=tuple(t for t, _ in adds),
+                                   drop=tuple(t for t, _ in drops))
+        except FormulaError as exc:
+            raise OverlayError(exc.message, source, ("add" if adds else "drop" if drops else "response",)) from None
+        body["formula"] = formula
+    if restricts:
+        from .restrict import parse_restriction
+
+        sample = body.get("sample")
+        for text, source in restricts:
+            try:
+                parse_restriction(text)
+            except FormulaError as exc:
+                raise OverlayError(exc.message, source, ("restrict",)) from None
+            sample = text if not sample else f"({sample}) and ({text})"
+        body["sample"] = sample
+    return body
+
+
+def _show(value: Any) -> str:
+    return repr(value) if not isinstance(value, (dict, list)) else json.dumps(value, sort_keys=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Formula editing
+# ----------------------------------------------------------------------------------------------
+def _factor_text(factor) -> str:
+    from .formula import _quote_name
+
+    return _quote_name(factor.label) if factor.func is None else factor.label
+
+
+def _term_text(term) -> str:
+    return ":".join(_factor_text(f) for f in term.factors)
+
+
+def render_formula(response: str | None, terms: Sequence, intercept: bool) -> str:
+    """Formula text from parsed parts: ``y ~ a + b + a:b`` (``- 1`` without an intercept)."""
+    rhs = " + ".join(_term_text(t) for t in terms)
+    if not intercept:
+        rhs = f"{rhs} - 1" if rhs else "0"
+    elif not rhs:
+        rhs = "1"
+    return f"{response} ~ {rhs}" if response else f"~ {rhs}"
+
+
+@lru_cache(maxsize=4096)
+def edit_formula(text: str, *, response: str | None = None, add: tuple[str, ...] = (), drop: tuple[str, ...] = ()) -> str:
+    """Remove ``drop`` terms, append ``add`` terms and replace the response of formula ``text``.
+
+    Terms are matched as parsed (``a:b`` equals ``b:a``); dropping a term the formula lacks is an
+    error listing its terms. The result is rendered deterministically (R's term order: by degree).
+    """
+    from .formula import parse_formula
+
+    parsed = parse_formula(text)
+    terms = list(parsed.terms)
+    keys = [frozenset(t.factors) for t in terms]
+    for item in drop:
+        for term in parse_formula(f"~ {item}").terms:
+            key = frozenset(term.factors)
+            if key not in keys:
+                shown = ", ".join(_term_text(t) for t in terms) or "none"
+                raise FormulaError(f"drop {item!r}: the formula {text!r} has no term {_term_text(term)!r} (its terms: {shown}).")
+            i = keys.index(key)
+            del terms[i], keys[i]
+    for item in add:
+        for term in parse_formula(f"~ {item}").terms:
+            key = frozenset(term.factors)
+            if key not in keys:
+                terms.append(term)
+                keys.append(key)
+    terms.sort(key=lambda t: len(t.factors))  # stable: R's order by degree, then appearance
+    if response is None:
+        lhs = _factor_text(parsed.response) if parsed.response is not None else None
+    elif response == "":
+        lhs = None
+    else:
+        resp = parse_formula(f"{response} ~ 1").response
+        lhs = _factor_text(resp)
+    return render_formula(lhs, terms, parsed.intercept)
+
+
+# ----------------------------------------------------------------------------------------------
+# Describing a difference
+# ----------------------------------------------------------------------------------------------
+def vcov_label(vcov: dict | None) -> str:
+    """``cluster (ccode1)``, ``robust``, ``bootstrap (999 reps)``."""
+    if not vcov:
+        return "model"
+    text = str(vcov.get("type"))
+    groups = vcov.get("groups")
+    extra = []
+    if groups:
+        extra.append(groups if isinstance(groups, str) else ", ".join(groups))
+    if vcov.get("hc"):
+        extra.append(str(vcov["hc"]))
+    if vcov.get("reps"):
+        extra.append(f"{vcov['reps']} reps")
+    return f"{text} ({'; '.join(extra)})" if extra else text
+
+
+def _terms_of(text: str | None) -> tuple[str | None, list[str]]:
+    from .formula import parse_formula
+
+    if not text:
+        return None, []
+    try:
+        parsed = parse_formula(text)
+    except FormulaError:
+        return None, [text]
+    resp = _factor_text(parsed.response) if parsed.response is not None else None
+    return resp, [_term_text(t) for t in parsed.terms]
+
+
+def describe_difference(base: dict, model: dict, explicit_options: Sequence[str] = ()) -> str:
+    """A short label of how ``model`` differs from ``base`` (both model dumps), for table columns."""
+    parts: list[str] = []
+    if model.get("family") != base.get("family"):
+        parts.append(str(model.get("family")))
+    b_data, m_data = base.get("dataset") or {}, model.get("dataset") or {}
+    if _canon(b_data) != _canon(m_data) and m_data:
+        if m_data.get("path") != (b_data.get("path") if b_data else None) and b_data:
+            parts.append(f"data: {m_data.get('path')}")
+        for key in ("coding", "window", "directed", "unit"):
+            if m_data.get(key) != b_data.get(key) and m_data.get(key) not in (None, False):
+                value = m_data[key]
+                shown = f"{value[0]}–{value[1]}" if key == "window" else value
+                parts.append(f"{key}: {shown}")
+    if model.get("formula") != base.get("formula"):
+        b_resp, b_terms = _terms_of(base.get("formula"))
+        m_resp, m_terms = _terms_of(model.get("formula"))
+        if m_resp != b_resp and m_resp:
+            parts.append(f"outcome: {m_resp}")
+        added = [t for t in m_terms if t not in b_terms]
+        removed = [t for t in b_terms if t not in m_terms]
+        parts += [f"+ {t}" for t in added] + [f"− {t}" for t in removed]
+    for key in ("time", "event", "start", "event_value", "weights"):
+        if model.get(key) != base.get(key) and model.get(key) is not None:
+            parts.append(f"{key}: {model[key]}")
+    b_opt, m_opt = base.get("options") or {}, model.get("options") or {}
+    same_family = model.get("family") == base.get("family")
+    for key in sorted(m_opt):
+        if (same_family and m_opt[key] != b_opt.get(key)) or (not same_family and key in explicit_options):
+            parts.append(f"{key}: {m_opt[key]}")
+    if _canon(model.get("vcov")) != _canon(base.get("vcov")):
+        parts.append(f"SE: {vcov_label(model.get('vcov'))}")
+    b_sample, m_sample = base.get("sample"), model.get("sample")
+    if m_sample != b_sample:
+        prefix = f"({b_sample}) and (" if b_sample else None
+        if prefix and m_sample and m_sample.startswith(prefix) and m_sample.endswith(")"):
+            parts.append(f"sample: {m_sample[len(prefix):-1]}")
+        else:
+            parts.append(f"sample: {m_sample or 'all'}")
+    for key in ("conf_level", "on_separation", "on_collinear"):
+        if model.get(key) != base.get(key):
+            parts.append(f"{key}: {model.get(key)}")
+    return "; ".join(parts) or "same as base"
+
+
+# ----------------------------------------------------------------------------------------------
+# The grid's design: axes, choices, filter, ids
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Choice:
+    """One alternative on one axis."""
+
+    label: str
+    value: Any  #: what the filter compares: the raw number for numeric axes, else the label
+    step: Step
+
+
+@dataclass(frozen=True)
+class GridDesign:
+    """The specifications of a grid: one row per specification, one column per axis (choice labels)."""
+
+    grid: GridSpec
+    axes: dict[str, tuple[Choice, ...]]
+    rows: tuple[tuple[str, tuple[int, ...]], ...]  #: (spec id, index of the choice on each axis)
+
+    @property
+    def ids(self) -> list[str]:
+        return [r[0] for r in self.rows]
+
+    def frame(self) -> pd.DataFrame:
+        """``spec`` plus one column of choice labels per axis, in declared order."""
+        names = list(self.axes)
+        data = {"spec": self.ids}
+        for j, name in enumerate(names):
+            data[name] = [self.axes[name][r[1][j]].label for r in self.rows]
+        return pd.DataFrame(data)
+
+    def choices(self, spec_index: int) -> dict[str, str]:
+        return {name: self.axes[name][k].label for name, k in zip(self.axes, self.rows[spec_index][1])}
+
+
+def _value_label(axis: str, value: Any) -> str:
+    if axis == "vcov":
+        return vcov_label({"type": value} if isinstance(value, str) else value if isinstance(value, dict) else None)
+    if axis in ("add", "drop"):
+        items = _listify(value) or []
+        sign = "+" if axis == "add" else "−"
+        return " ".join(f"{sign}{t}" for t in items) or "none"
+    if axis == "restrict":
+        return value or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_label_scalar(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list):
+        return "[" + ", ".join(_label_scalar(v) for v in value) + "]"
+    return _label_scalar(value)
+
+
+def _label_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "–".join(map(str, value))
+    return str(value)
+
+
+def _axis_choices(grid: GridSpec, overlays: dict[str, RobustnessSpec], where: str) -> dict[str, tuple[Choice, ...]]:
+    keys = _model_keys()
+    out: dict[str, tuple[Choice, ...]] = {}
+    if not grid.axes:
+        raise OverlayError("has no axes; declare at least one under [grid.axes], e.g. vcov = [\"model\", \"robust\"].",
+                           where, ("axes",))
+    for axis, values in grid.axes.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", axis):
+            raise OverlayError(f"axis name {axis!r} must be a plain name (letters, digits, '_') so the filter can use it.",
+                               where, ("axes", axis))
+        if not values:
+            raise OverlayError(f"axis {axis!r} has no alternatives.", where, ("axes", axis))
+        choices: list[Choice] = []
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        for k, value in enumerate(values):
+            source = f"{where}.axes.{axis}[{k}]"
+            if axis in keys:
+                step = Step(source, set=((axis, value),))
+                label = _value_label(axis, value)
+            elif axis in _PSEUDO:
+                if axis in ("add", "drop"):
+                    items = _listify(value)
+                    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+                        raise OverlayError(f"{axis} alternatives are term lists, e.g. [] or [\"polyarchy_min\"] (got {_show(value)}).",
+                                           where, ("axes", axis, k))
+                    step = Step(source, **{axis: tuple(items)})
+                elif not isinstance(value, str):
+                    raise OverlayError(f"{axis} alternatives are strings (got {_show(value)}).", where, ("axes", axis, k))
+                elif axis == "restrict":
+                    step = Step(source, restrict=value or None)
+                else:
+                    step = Step(source, response=value)
+                label = _value_label(axis, value)
+            elif isinstance(value, str):
+                if value == "base":
+                    if "base" in overlays:
+                        raise OverlayError("'base' is ambiguous: an overlay is also named 'base'; rename it.", where,
+                                           ("axes", axis, k))
+                    step, label = Step(source), "base"
+                elif value in overlays:
+                    step, label = Step.of(overlays[value], f"robustness (id {value!r}) via {source}"), value
+                else:
+                    raise OverlayError(
+                        f"axis {axis!r}: {value!r} is not a [[robustness]] id{suggest(value, list(overlays) + ['base'])}. "
+                        f"An axis not named after a model key ({', '.join(sorted(keys))}, restrict, add, drop, response) "
+                        "takes overlays: ids, 'base', or inline tables {label = ..., set = {...}}.",
+                        where, ("axes", axis, k))
+            elif isinstance(value, dict):
+                try:
+                    inline = InlineOverlay.model_validate(value)
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    from .config import _describe_pydantic_error
+
+                    raise OverlayError(_describe_pydantic_error(InlineOverlay, err), where,
+                                       ("axes", axis, k, *err["loc"])) from None
+                step, label = Step.of(inline, source), inline.label
+            else:
+                raise OverlayError(f"axis {axis!r} takes overlay ids or inline overlay tables (got {_show(value)}).",
+                                   where, ("axes", axis, k))
+            choices.append(Choice(label, value if numeric else label, step))
+        labels = [c.label for c in choices]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise OverlayError(f"axis {axis!r} has two alternatives labelled {dupes[0]!r}; labels must differ.", where,
+                               ("axes", axis))
+        out[axis] = tuple(choices)
+    return out
+
+
+def grid_design(grid: GridSpec, overlays: Sequence[RobustnessSpec] = (), where: str = "grid") -> GridDesign:
+    """The grid's specifications: the product of its axes (first axis slowest), filtered, with ids."""
+    axes = _axis_choices(grid, {o.id: o for o in overlays}, where)
+    sizes = [len(c) for c in axes.values()]
+    total = math.prod(sizes)
+    if total > MAX_SPECIFICATIONS:
+        raise OverlayError(f"the axes give {total:,} specifications (at most {MAX_SPECIFICATIONS:,}); drop alternatives "
+                           "or split the grid.", where, ("axes",))
+    combos = list(itertools.product(*[range(n) for n in sizes]))
+    names = list(axes)
+    if grid.filter:
+        from .restrict import evaluate_restriction, parse_restriction
+
+        frame = pd.DataFrame({name: [axes[name][c[j]].value for c in combos] for j, name in enumerate(names)})
+        try:
+            restriction = parse_restriction(grid.filter)
+            mask = evaluate_restriction(restriction, frame)
+        except FormulaError as exc:
+            raise OverlayError(f"{exc.message} (the filter reads the axes {names}, whose values are the choice labels)",
+                               where, ("filter",)) from None
+        combos = [c for c, keep in zip(combos, mask) if bool(keep)]
+        if not combos:
+            raise OverlayError(f"the filter {grid.filter!r} rejects every specification.", where, ("filter",))
+    rows = []
+    seen: dict[str, tuple[int, ...]] = {}
+    for combo in combos:
+        key = _canon([[name, axes[name][k].label] for name, k in zip(names, combo)])
+        spec_id = f"{grid.id}.{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+        if spec_id in seen:  # pragma: no cover - a 48-bit collision
+            raise OverlayError(f"two specifications hash to {spec_id}; rename a choice.", where, ("axes",))
+        seen[spec_id] = combo
+        rows.append((spec_id, tuple(combo)))
+    return GridDesign(grid, axes, tuple(rows))
+
+
+# ----------------------------------------------------------------------------------------------
+# Expansion into models (called by config.load_analysis)
+# ----------------------------------------------------------------------------------------------
+def _base_body(model) -> dict:
+    body = model.model_dump(mode="json")
+    for key in _FIXED_KEYS:
+        body.pop(key, None)
+    return body
+
+
+def expand_models(sections: dict, origins: dict, root) -> list:
+    """Models generated by ``[[robustness]]`` overlays and the ``[grid]``, validated like ``[[models]]``.
+
+    ``sections`` holds the validated sections of :func:`c2stats.config.load_analysis` (``models``
+    already checked). Errors name the overlay or the grid specification and the key.
+    """
+    from .config import ModelSpec, _check_model, _error, _Origin, _validate_section
+
+    models = list(sections["models"])
+    by_id = {m.id: m for m in models}
+    default_dataset = sections["analysis"].dataset.model_dump(mode="json")
+    overlays: list[RobustnessSpec] = list(sections.get("robustness", []))
+    grid: GridSpec | None = sections.get("grid")
+    out = []
+    table_ids = {t.id for t in sections.get("tables", [])}
+    figure_ids = {f.id for f in sections.get("figures", [])}
+
+    def overlay_error(i: int, loc: tuple, message: str, entry_id: str | None) -> ConfigError:
+        origin = origins.get(("robustness", i)) or _Origin(root, "robustness", i)
+        return _error(origin, "robustness", i, loc, message, {"id": entry_id} if entry_id else None, fallback=root)
+
+    def check(body: dict, spec_id: str, fail) -> Any:
+        here = {("models", 0): _Origin(root, "models", None)}
+        try:
+            model = _validate_section(ModelSpec, body, "models", None, here[("models", 0)], root)
+            return _check_model(model, 0, here, root)
+        except ConfigError as exc:
+            loc = re.search(r"\)((?:\.[A-Za-z_][\w]*|\[\d+\])*)(?: \(line \d+\))?$", exc.where or "")
+            raise fail(f"the model it generates ({spec_id}) is invalid at {(loc.group(1) if loc else '').lstrip('.') or 'its spec'}: "
+                       f"{exc.message}") from None
+
+    for i, overlay in enumerate(overlays):
+        if overlay.id in by_id:
+            where = "a [[models]] entry" if any(m.id == overlay.id for m in sections["models"]) else "an earlier overlay"
+            raise overlay_error(i, ("id",), f"id {overlay.id!r} is already used by {where}; give the overlay its own id.",
+                                overlay.id)
+        base = by_id.get(overlay.base)
+        if base is None:
+            later = any(o.id == overlay.base for o in overlays[i + 1:])
+            hint = " (overlays can only build on models and earlier overlays)" if later else suggest(overlay.base, list(by_id))
+            raise overlay_error(i, ("base",), f"base {overlay.base!r} is not a model id{hint}.", overlay.id)
+        source = f"robustness[{i}] (id {overlay.id!r})"
+        try:
+            body = compose(_base_body(base), [Step.of(overlay, source)], default_dataset)
+        except OverlayError as exc:
+            raise overlay_error(i, exc.key, exc.message, overlay.id) from None
+        resolved = {**_base_body(base), "dataset": _base_body(base).get("dataset") or default_dataset}
+        label = overlay.label or describe_difference(
+            resolved, {**body, "dataset": body.get("dataset") or default_dataset},
+            tuple(overlay.set.get("options", {}) or ()))
+        body = {"id": overlay.id, "label": label, **body}
+        model = check(body, overlay.id, lambda m: overlay_error(i, (), m, overlay.id))
+        by_id[overlay.id] = model
+        out.append(model)
+        table = overlay.table or f"robustness_{overlay.base}"
+        if overlay.appendix and table in table_ids:
+            raise overlay_error(i, ("table",), f"appendix table {table!r} has the id of a [[tables]] entry; set table = "
+                                "\"<another id>\" on the overlay.", overlay.id)
+    if grid is not None:
+        def grid_error(loc: tuple, message: str) -> ConfigError:
+            return _error(_Origin(root, "grid", None), "grid", None, loc, message, fallback=root)
+
+        base = by_id.get(grid.base)
+        if base is None:
+            raise grid_error(("base",), f"base {grid.base!r} is not a model id{suggest(grid.base, list(by_id))}.")
+        for suffix in ("_summary", "_influence", "_choices", "_specifications"):
+            if grid.id + suffix in table_ids:
+                raise grid_error(("id",), f"the grid's table {grid.id + suffix!r} has the id of a [[tables]] entry; "
+                                 "set [grid] id = \"<another id>\".")
+        if grid.id in figure_ids:
+            raise grid_error(("id",), f"the grid's figure {grid.id!r} has the id of a [[figures]] entry; set [grid] id.")
+        try:
+            design = grid_design(grid, overlays)
+        except OverlayError as exc:
+            raise grid_error(exc.key, exc.message) from None
+        base_body = _base_body(base)
+        for n, (spec_id, combo) in enumerate(design.rows):
+            choices = design.choices(n)
+            steps = [design.axes[name][k].step for name, k in zip(design.axes, combo)]
+            shown = ", ".join(f"{a}={c!r}" for a, c in choices.items())
+            try:
+                body = compose(base_body, steps, default_dataset)
+            except OverlayError as exc:
+                raise grid_error(("axes",), f"specification {spec_id} ({shown}): {exc.source} {exc.message}") from None
+            if spec_id in by_id:
+                raise grid_error(("id",), f"specification id {spec_id!r} is already a model id; set [grid] id.")
+            body = {"id": spec_id, "label": "; ".join(f"{a}: {c}" for a, c in choices.items()), **body}
+            out.append(check(body, spec_id, lambda m, shown=shown: grid_error(
+                ("axes",), f"specification ({shown}): {m} Filter such combinations out with [grid] filter.")))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# What the report needs: appendix tables and grid outputs
+# ----------------------------------------------------------------------------------------------
+def overlay_model_ids(cfg) -> list[str]:
+    """Ids of the models created by ``[[robustness]]`` overlays."""
+    return [o.id for o in cfg.spec.robustness]
+
+
+def grid_model_ids(cfg) -> list[str]:
+    """Ids of the grid's specification models (empty without a grid)."""
+    if cfg.spec.grid is None:
+        return []
+    return grid_design(cfg.spec.grid, cfg.spec.robustness).ids
+
+
+def appendix_tables(cfg, results: dict[str, "Result"], codebook: dict[str, str] | None = None) -> dict[str, "TableModel"]:
+    """One table per base model (or declared ``table``): the base and its overlays side by side.
+
+    Formatting (exponentiate, statistic, stars, digits, terms, labels, gof, formats) follows the
+    first ``[[tables]]`` entry that shows the base model; each table ends with a ``Spec hash`` row
+    (the first 12 hex digits of each column's ``meta['spec_hash']``). Overlays whose fit failed
+    are left out with a note. Returns ``{table_id: TableModel}``; :func:`appendix_formats` gives
+    each table's formats.
+    """
+    from .tables import TableModel, TableRow, TableSpec, build_table
+
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for overlay in cfg.spec.robustness:
+        if not overlay.appendix:
+            continue
+        table_id = overlay.table or f"robustness_{overlay.base}"
+        groups.setdefault(table_id, (overlay.base, []))[1].append(overlay.id)
+    out = {}
+    for table_id, (base_id, members) in groups.items():
+        template = next((t for t in cfg.spec.tables if base_id in t.models), None)
+        ids = [base_id, *members]
+        shown = [m for m in ids if m in results]
+        missing = [m for m in ids if m not in results]
+        keep = ("exponentiate", "statistic", "stars", "digits", "terms", "labels", "gof", "formats")
+        settings = {k: getattr(template, k) for k in keep} if template is not None else {}
+        base_label = cfg.model(base_id).label or base_id
+        notes = [f"Column 1 is the base model {base_id!r}; the others change it as their headings say."]
+        if missing:
+            notes.append(f"Not shown (the fit failed): {', '.join(missing)}.")
+        spec = TableSpec(id=table_id, models=shown or [base_id], title=f"Robustness of {base_label}", notes=notes,
+                         **settings)
+        model = build_table([results[m] for m in shown], spec, codebook)
+        hashes = TableRow("gof", "Spec hash", tuple(str(results[m].meta.get("spec_hash", ""))[:12] for m in shown),
+                          "spec_hash")
+        out[table_id] = TableModel(model.id, model.title, model.columns, (*model.rows, hashes), model.notes)
+    return out
+
+
+def appendix_formats(cfg) -> dict[str, list[str]]:
+    """Formats of each appendix table (those of the ``[[tables]]`` entry showing its base)."""
+    out: dict[str, list[str]] = {}
+    for overlay in cfg.spec.robustness:
+        if not overlay.appendix:
+            continue
+        table_id = overlay.table or f"robustness_{overlay.base}"
+        template = next((t for t in cfg.spec.tables if overlay.base in t.models), None)
+        out.setdefault(table_id, list(template.formats) if template is not None else ["md", "tex"])
+    return out
+
+
+@dataclass(frozen=True)
+class GridOutputs:
+    """Everything the report shows for a grid.
+
+    Attributes
+    ----------
+    specifications
+        One row per specification: ``spec``, one column per axis, ``family``, ``scale``,
+        ``estimate``, ``std_error``, ``conf_low``, ``conf_high``, ``p_value``, ``nobs``, ``status``
+        (ok / failed / no focal term), ``error`` and ``spec_hash``.
+    summary, influence, choices
+        See :func:`c2stats.speccurve.summarise` and :func:`c2stats.speccurve.axis_influence`.
+    figure
+        The specification curve (:func:`c2stats.speccurve.plot_specification_curve`).
+    tables
+        ``{table_id: TableModel}`` of the summary, influence and choices (formats: ``formats``).
+    """
+
+    grid: GridSpec
+    specifications: pd.DataFrame
+    summary: pd.DataFrame
+    influence: pd.DataFrame
+    choices: pd.DataFrame
+    figure: "Figure"
+    tables: dict[str, "TableModel"] = field(default_factory=dict)
+
+    @property
+    def formats(self) -> list[str]:
+        return list(self.grid.formats)
+
+
+def grid_outputs(cfg, results: dict[str, "Result"], failures: dict[str, str] | None = None) -> GridOutputs | None:
+    """Specification table, summary, axis influence, figure and tables of the analysis' grid.
+
+    ``results`` maps model ids to fitted Results (grid specifications that failed are absent) and
+    ``failures`` maps failed ids to their error messages. Returns None without a ``[grid]``.
+    """
+    from . import speccurve
+
+    grid = cfg.spec.grid
+    if grid is None:
+        return None
+    design = grid_design(grid, cfg.spec.robustness)
+    specs = speccurve.specification_frame(design.frame(), results, failures or {}, focal=grid.focal)
+    summary = speccurve.summarise(specs, expected_sign=grid.expected_sign, alpha=grid.alpha,
+                                  exponentiate=grid.exponentiate)
+    axes = {name: [c.label for c in choices] for name, choices in design.axes.items()}
+    influence, choices = speccurve.axis_influence(specs, axes, expected_sign=grid.expected_sign, alpha=grid.alpha)
+    figure = speccurve.plot_specification_curve(specs, axes, focal=grid.focal, alpha=grid.alpha,
+                                                expected_sign=grid.expected_sign, exponentiate=grid.exponentiate,
+                                                title=grid.title)
+    tables = speccurve.grid_tables(grid.id, grid.title or f"Specification curve of {grid.focal}", summary, influence,
+                                   choices, alpha=grid.alpha, exponentiate=grid.exponentiate)
+    return GridOutputs(grid, specs, summary, influence, choices, figure, tables)
