@@ -459,6 +459,7 @@ class _Params:
     components: list[str]
     coef: np.ndarray
     vcov: np.ndarray
+    dropped: tuple[str, ...] = ()
 
 
 def _params(result, where: str) -> _Params:
@@ -473,7 +474,8 @@ def _params(result, where: str) -> _Params:
     if len(labels) != len(terms):
         raise SpecificationError(f"{where}: model {result.model_id!r} has {len(terms)} terms but a {len(labels)}-row "
                                  "covariance matrix.")
-    return _Params(labels, terms, comps, tidy["estimate"].to_numpy(float), vc.to_numpy(float))
+    dropped = tuple((dict(result.meta.get("diagnostics") or {}).get("collinearity") or {}).get("dropped") or ())
+    return _Params(labels, terms, comps, tidy["estimate"].to_numpy(float), vc.to_numpy(float), dropped)
 
 
 def _split_interaction(term: str) -> list[str]:
@@ -513,6 +515,12 @@ def _resolve(ref: str, params: _Params, spec: HypothesisSpec, model_id: str) -> 
         raise SpecificationError(
             f"{where}: term {ref!r} is in several equations of model {model_id!r} ({comps}); write "
             f"'{params.components[hits[0]]}: {ref}' in the test, or set component = {params.components[hits[0]]!r}.",
+            where=f"hypotheses (id {spec.id!r}).test",
+        )
+    if ref in params.dropped:
+        raise SpecificationError(
+            f"{where}: {ref!r} was omitted from model {model_id!r} because of collinearity, so it has no coefficient to "
+            "test; remove it from the test or the collinear term from the formula.",
             where=f"hypotheses (id {spec.id!r}).test",
         )
     valid = list(dict.fromkeys([*params.terms, *params.labels]))

@@ -320,6 +320,7 @@ def _separated_multinomial() -> pd.DataFrame:
     return pd.DataFrame({"y": y, "x": x, "z": z})
 
 
+@pytest.mark.filterwarnings("ignore::c2stats.errors.ConvergenceWarning")
 def test_multinomial_separation_detected():
     d = _separated_multinomial()
     with pytest.raises(SpecificationError, match=r"'3: x'"):

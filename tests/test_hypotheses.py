@@ -266,6 +266,15 @@ def test_moderator_missing_from_at_is_named(results):
         evaluate_hypotheses([H(id="H3", models=["cox_int"], test="ph_ecog > 0", at={"sexx": 1})], results)
 
 
+def test_term_omitted_for_collinearity_is_explained():
+    lung = pd.read_csv(DATA / "lung.csv").assign(age2=lambda d: 2 * d["age"] + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = {"m": fit({"id": "m", "family": "ols", "formula": "time ~ age + age2 + sex"}, lung)}
+    with pytest.raises(SpecificationError, match="'age2' was omitted from model 'm' because of collinearity"):
+        evaluate_hypotheses([H(id="H5", models=["m"], test="age2 > 0")], res)
+
+
 def test_unknown_model_and_dependent_restrictions(results):
     with pytest.raises(SpecificationError, match="model 'logitt', which was not fitted.*did you mean 'logit'"):
         evaluate_hypotheses([H(id="H4", models=["logitt"], test="major > 0")], results)
