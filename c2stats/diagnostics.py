@@ -204,6 +204,18 @@ def _separation(est, data, family, model) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 # Collinearity
 # ----------------------------------------------------------------------------------------------
+def _correlation(X: np.ndarray, cols: list[int], chunk: int = 65536) -> np.ndarray:
+    """Correlation matrix of ``X[:, cols]``, centred chunk by chunk (no n x k copy of a large design)."""
+    mean = X[:, cols].mean(axis=0) if X.shape[0] <= chunk else \
+        sum(X[i : i + chunk, cols].sum(axis=0) for i in range(0, X.shape[0], chunk)) / X.shape[0]
+    cross = np.zeros((len(cols), len(cols)))
+    for i in range(0, X.shape[0], chunk):
+        block = X[i : i + chunk, cols] - mean
+        cross += block.T @ block
+    sd = np.sqrt(np.diag(cross))
+    return cross / np.outer(sd, sd)
+
+
 def variance_inflation(X: np.ndarray, names, term_of_column) -> pd.DataFrame:
     """Generalised variance inflation factors of each term (Fox & Monette 1992), as ``car::vif``.
 
@@ -228,7 +240,7 @@ def variance_inflation(X: np.ndarray, names, term_of_column) -> pd.DataFrame:
                           "df": pd.Series(dtype=int), "gvif_adj": pd.Series(dtype=float)})
     if len(terms) < 2:
         return empty
-    R = np.corrcoef(X[:, cols], rowvar=False)
+    R = _correlation(X, cols)
     sign, logdet = np.linalg.slogdet(R)
     term_arr = np.array([term_of_column[j] for j in cols])
     rows = []
