@@ -218,6 +218,8 @@ def test_bad_input_gives_clear_errors():
         fit("matched", "exact", formula="w ~ x1")
     with pytest.raises(SpecificationError, match="'age' is constant within every matched set"):
         fit("infert", "exact", formula="case ~ spontaneous + age")
+    with pytest.raises(SpecificationError, match="no matched set has both a case and a control"):
+        fit("matched", "exact", sample="case == 1")
     with pytest.raises(ConfigError, match="group"):
         c2stats.fit({"family": "clogit", "formula": "case ~ x1"}, MATCHED)
     with pytest.raises(ConfigError, match="not available for the clogit family"):

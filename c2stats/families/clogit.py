@@ -85,7 +85,10 @@ class Clogit(Family):
         group = data.frame[options.group].to_numpy()
         codes = pd.factorize(group, sort=False)[0]
         _check_within_set_variation(X, names, codes, options.group, where)
-        fit = _fit(X, y, codes, data.weights, options)
+        try:
+            fit = _fit(X, y, codes, data.weights, options)
+        except ValueError as exc:  # e.g. no set with both a case and a control
+            raise SpecificationError(f"{where}: {exc}.") from None
         n, k = X.shape
         extra: dict = {}
         if spec.vcov.type == "model":
