@@ -28,6 +28,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, help="report folder (default: reports/<analysis id>)")
     run.add_argument("--check", action="store_true",
                      help="write nothing; exit 1 listing the files if the existing report is out of date")
+    run.add_argument("--jobs", "-j", type=_positive_int, default=None, metavar="N",
+                     help="worker processes (default: the usable cores)")
+    run.add_argument("--executor", choices=("serial", "process", "dask"), default=None,
+                     help="where fits run: serial, process (default: a local process pool) or dask "
+                          "(needs the 'parallel' extra); results are identical")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask; "
+                          "default with dask: a local cluster of --jobs workers)")
+    run.add_argument("--no-cache", action="store_true", help="fit every model again; do not read or write the cache")
+    run.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                     help="cache of fits (default: $C2STATS_CACHE_DIR or .c2stats-cache)")
     val = sub.add_parser("validate", help="check an analysis file without fitting anything")
     val.add_argument("file", type=Path)
     sch = sub.add_parser("schema", help="print the JSON Schema of analysis files")
@@ -46,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args) -> int:
     from .pipeline import run
 
-    summary = run(args.file, out=args.out, check=args.check)
+    summary = run(args.file, out=args.out, check=args.check, executor=args.executor, jobs=args.jobs,
+                  scheduler=args.scheduler, cache=not args.no_cache, cache_dir=args.cache_dir,
+                  progress=sys.stderr.isatty())
     if summary.checked:
         if summary.differences:
             print(f"report {summary.out} is out of date ({len(summary.differences)} file(s)):", file=sys.stderr)
@@ -56,8 +69,27 @@ def _cmd_run(args) -> int:
             return EXIT_CHECK_FAILED
         print(f"report {summary.out} is current ({len(summary.files)} files)")
         return EXIT_OK
-    print(f"wrote {len(summary.files)} files to {summary.out}")
+    print(f"wrote {len(summary.files)} files to {summary.out}" + _fit_counts(summary.stats))
     return EXIT_OK
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
+def _fit_counts(stats) -> str:
+    if not stats:
+        return ""
+    parts = [f"{stats.get('fitted', 0)} fitted", f"{stats.get('cached', 0)} from the cache"]
+    if stats.get("failed"):
+        parts.append(f"{stats['failed']} grid specification(s) failed (see the specifications table)")
+    return f" ({', '.join(parts)})"
 
 
 def _cmd_validate(args) -> int:

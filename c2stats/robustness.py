@@ -212,6 +212,41 @@ class Step:
                    change.response)
 
 
+def overlay_step(overlay_id: str, overlays: dict[str, "RobustnessSpec"], source: str) -> Step:
+    """The changes of overlay ``overlay_id`` and of the overlays it builds on, as one step.
+
+    Used when a grid names an overlay: the overlay's model is its chain of changes (oldest first,
+    later changes overriding earlier ones) applied to the grid's base.
+    """
+    chain: list[RobustnessSpec] = []
+    current = overlays.get(overlay_id)
+    while current is not None and current not in chain:
+        chain.insert(0, current)
+        current = overlays.get(current.base)
+    merged: dict[str, Any] = {}
+    add: list[str] = []
+    drop: list[str] = []
+    restricts: list[str] = []
+    response = None
+    for o in chain:
+        for key, value in o.set.items():
+            if key in _MERGED and isinstance(value, (dict, str)):
+                value = {"path": value} if isinstance(value, str) else dict(value)
+                prev = merged.get(key)
+                fresh = key == "dataset" and prev is not None and "path" in value and prev.get("path") != value["path"]
+                merged[key] = value if fresh or prev is None else {**prev, **value}
+            else:
+                merged[key] = value
+        add += o.add
+        drop += o.drop
+        if o.restrict:
+            restricts.append(o.restrict)
+        if o.response is not None:
+            response = o.response
+    restrict = " and ".join(f"({r})" for r in restricts) if len(restricts) > 1 else (restricts[0] if restricts else None)
+    return Step(source, tuple(merged.items()), tuple(add), tuple(drop), restrict, response)
+
+
 def _family_kind(name: Any) -> str | None:
     from .families import FAMILIES
 
@@ -571,7 +606,7 @@ def _axis_choices(grid: GridSpec, overlays: dict[str, RobustnessSpec], where: st
                                            ("axes", axis, k))
                     step, label = Step(source), "base"
                 elif value in overlays:
-                    step, label = Step.of(overlays[value], f"robustness (id {value!r}) via {source}"), value
+                    step, label = overlay_step(value, overlays, f"robustness (id {value!r}) via {source}"), value
                 else:
                     raise OverlayError(
                         f"axis {axis!r}: {value!r} is not a [[robustness]] id{suggest(value, list(overlays) + ['base'])}. "
