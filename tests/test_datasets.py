@@ -504,3 +504,12 @@ dataset = {{ {ds} }}
     with pytest.raises(ConfigError, match=message) as info:
         load_analysis(path)
     assert "analysis (id 'a').dataset (line 5)" in str(info.value)
+
+
+def test_dyad_year_onset_category_matches_the_indicators():
+    dy = load_builtin("dyad_years")
+    expected = np.where(dy["onset_formal"].eq(1) & dy["onset_informal"].eq(1), "both",
+                        np.where(dy["onset_formal"].eq(1), "formal",
+                                 np.where(dy["onset_informal"].eq(1), "informal", "none")))
+    assert (dy["onset"].astype(str).to_numpy() == expected).all()
+    assert list(dy["onset"].cat.categories) == ["none", "formal", "informal", "both"]

@@ -735,13 +735,16 @@ def dyad_years(arr: pd.DataFrame, src: dict[str, pd.DataFrame], panel: pd.DataFr
     status = np.select([dy["formal"].eq(1) & dy["informal"].eq(1), dy["formal"].eq(1), dy["informal"].eq(1)],
                        ["both", "formal", "informal"], default="none")
     dy["status"] = status
+    dy["onset"] = np.select(
+        [dy["onset_formal"].eq(1) & dy["onset_informal"].eq(1), dy["onset_formal"].eq(1), dy["onset_informal"].eq(1)],
+        ["both", "formal", "informal"], default="none")
     cov = dyad_covariates(dy, panel, tables)
     keep = ["contiguous", "log_capital_distance", "joint_democracy", "polyarchy_min", "log_cap_ratio",
             "cinc_max", "n_major", "rivalry", "dyad_mids_prior5", "mids_prior5", "mme_exercises",
             "sipri_tiv", "mps_log_rel_min", "netech_max", "netech_min", "uav_any", "post_cold_war"]
     dy = pd.concat([dy, cov[keep]], axis=1)
     cols = ["ccode1", "ccode2", "year", "status", "formal", "informal", "n_formal", "n_informal",
-            "onset_formal", "onset_informal", "termination_formal", "termination_informal", *keep]
+            "onset", "onset_formal", "onset_informal", "termination_formal", "termination_informal", *keep]
     return dy[cols].sort_values(["ccode1", "ccode2", "year"]).reset_index(drop=True)
 
 
