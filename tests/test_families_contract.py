@@ -216,8 +216,9 @@ def test_dyadic_with_few_nodes_warns_and_records_it(name):
     with pytest.warns(FewNodesWarning, match=f"only 20 distinct nodes in 'a' and 'b' \\(fewer than {MIN_DYADIC_NODES}\\)"):
         result = c2stats.fit(spec, few)
     assert any("only 20 distinct nodes" in w for w in result.meta["warnings"])
-    assert pd.unique(np.r_[DATA["a"], DATA["b"]]).size >= MIN_DYADIC_NODES
+    many = DATA.assign(a=DATA["a"] + 100 * (DATA["entity"] % 2), b=DATA["b"] + 100 * (DATA["entity"] % 2))
+    assert pd.unique(np.r_[many["a"], many["b"]]).size >= MIN_DYADIC_NODES
     with warnings.catch_warnings():
         warnings.simplefilter("error", FewNodesWarning)
-        enough = fit(name, VCOV_SPECS["dyadic"])
+        enough = c2stats.fit(spec, many)
     assert not any("distinct nodes" in w for w in enough.meta["warnings"])
