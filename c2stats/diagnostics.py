@@ -369,8 +369,9 @@ def fit_with_remedies(model, data, family):
         action = None
         if terms:
             listed = ", ".join(map(repr, terms))
-            found = (f"model {model.id!r}: the outcome is completely or quasi-completely separated (linear-programming "
-                     f"check, Konis 2007): the maximum-likelihood estimates of {listed} are infinite")
+            found = (f"model {model.id!r}: the outcome is completely or quasi-completely separated by {listed} "
+                     "(linear-programming check, Konis 2007): the maximum-likelihood estimates of these terms are "
+                     "infinite")
             if model.on_separation == "error":
                 raise SpecificationError(
                     f"{found}. Set on_separation = 'firth' (Firth's bias-reduced logit) or 'warn' in this model, or "

@@ -742,21 +742,33 @@ def evaluate_hypotheses(specs: Sequence[HypothesisSpec], results: Mapping[str, A
     specs = list(specs)
     check_hypotheses(specs)
     rows: list[dict[str, Any]] = []
-    for spec in specs:
-        for mid in spec.models:
-            if mid not in results:
-                raise SpecificationError(
-                    f"hypothesis {spec.id!r} uses model {mid!r}, which was not fitted{suggest(mid, list(results))}.",
-                    where=f"hypotheses (id {spec.id!r}).models")
-        parsed = parse_test(spec.test, f"hypotheses (id {spec.id!r}).test")
-        base = {"hypothesis": spec.id, "statement": spec.statement, "test": parsed.text if parsed.kind != "lr" else "lr",
-                "kind": parsed.kind, "correction": spec.correction, "family": spec.family or "", "alpha": spec.alpha}
-        if parsed.kind == "lr":
-            rows.append({**base, **_lr_row(spec, results)})
-            continue
-        for mid in spec.models:
-            for at in _at_combinations(spec):
-                rows.append({**base, "model": mid, **_wald_row(spec, parsed, results[mid], mid, at)})
+    for index, spec in enumerate(specs):
+        try:
+            rows.extend(_evaluate_one(spec, results))
+        except SpecificationError as exc:  # key paths as the config's: hypotheses[<position>] (id '...').<key>
+            if exc.where and exc.where.startswith("hypotheses (id"):
+                exc.where = f"hypotheses[{index}]" + exc.where[len("hypotheses"):]
+                exc.args = (exc._compose(),)
+            raise
+    return _decide(rows)
+
+
+def _evaluate_one(spec: HypothesisSpec, results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    for mid in spec.models:
+        if mid not in results:
+            raise SpecificationError(
+                f"hypothesis {spec.id!r} uses model {mid!r}, which was not fitted{suggest(mid, list(results))}.",
+                where=f"hypotheses (id {spec.id!r}).models")
+    parsed = parse_test(spec.test, f"hypotheses (id {spec.id!r}).test")
+    base = {"hypothesis": spec.id, "statement": spec.statement, "test": parsed.text if parsed.kind != "lr" else "lr",
+            "kind": parsed.kind, "correction": spec.correction, "family": spec.family or "", "alpha": spec.alpha}
+    if parsed.kind == "lr":
+        return [{**base, **_lr_row(spec, results)}]
+    return [{**base, "model": mid, **_wald_row(spec, parsed, results[mid], mid, at)}
+            for mid in spec.models for at in _at_combinations(spec)]
+
+
+def _decide(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in VERDICT_COLUMNS})
@@ -768,9 +780,7 @@ def evaluate_hypotheses(specs: Sequence[HypothesisSpec], results: Mapping[str, A
     frame["reject"] = np.where(np.isfinite(p_adj), p_adj < frame["alpha"].to_numpy(float), False)
     frame["decision"] = np.where(~np.isfinite(p_adj), "not tested",
                                  np.where(frame["reject"], "reject H0", "do not reject H0"))
-    frame["note"] = [
-        "; ".join(n) for n in frame["notes"]
-    ]
+    frame["note"] = ["; ".join(n) for n in frame["notes"]]
     frame["direction_met"] = frame["direction_met"].astype(object).where(frame["direction_met"].notna(), None)
     frame["reject"] = frame["reject"].astype(bool)
     frame["df"] = frame["df"].astype(int)

@@ -268,7 +268,7 @@ def test_separation_error_names_model_and_term():
 
 
 def test_separation_warn_marks_the_result():
-    with pytest.warns(SeparationWarning, match="estimates of 'NV' are infinite"):
+    with pytest.warns(SeparationWarning, match="separated by 'NV'.*estimates of these terms are infinite"):
         result = fit({"id": "grade", **ENDO, "on_separation": "warn"}, data("endometrial"))
     assert result.glance["separation"] is True and result.meta["family"] == "logit"
     assert result.meta["diagnostics"]["separation"] == {"detected": True, "terms": ["NV"], "action": "warned",

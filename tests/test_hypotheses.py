@@ -255,7 +255,7 @@ def test_unknown_term_suggests_the_closest(results):
         evaluate_hypotheses([H(id="H2", models=["logit"], test="maxdemm > 0")], results)
     err = info.value
     assert "hypothesis 'H2'" in err.message and "did you mean 'maxdem'" in err.message
-    assert err.where == "hypotheses (id 'H2').test"
+    assert err.where == "hypotheses[0] (id 'H2').test"
 
 
 def test_moderator_missing_from_at_is_named(results):
