@@ -628,6 +628,14 @@ def load_analysis(path: str | Path) -> AnalysisConfig:
     sections["models"] += expand_models(sections, origins, root)
     spec = AnalysisFile.model_construct(**sections)
     _check_references(spec, origins, root)
+    from .hypotheses import check_hypotheses
+
+    try:
+        check_hypotheses(spec.hypotheses)
+    except ConfigError as exc:
+        idx = next((i for i, h in enumerate(spec.hypotheses) if f"(id {h.id!r})" in (exc.where or "")), None)
+        origin = origins.get(("hypotheses", idx)) if idx is not None else None
+        raise ConfigError(exc.message, source=str(origin.file if origin else root), where=exc.where) from None
     body = spec.model_dump(mode="json")
     body.pop("include", None)
     return AnalysisConfig(spec=spec, path=root, files=tuple(files), config_hash=sha256(canonical_json(body)))
