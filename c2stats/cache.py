@@ -121,8 +121,8 @@ def to_result(payload: Payload, model=None, config_hash: str | None = None):
             current = model.model_dump(mode="json")
             meta["model_spec"] = {**meta["model_spec"], **{k: current.get(k) for k in DISPLAY_KEYS
                                                            if k in meta["model_spec"]}}
-    return Result(tidy=data["tidy"].copy(), glance=dict(data["glance"]), meta=meta,
-                  frames={k: v.copy() for k, v in data["frames"].items()})
+    # Result copies tidy; payloads are not shared, so the frames need no copy
+    return Result(tidy=data["tidy"], glance=dict(data["glance"]), meta=meta, frames=dict(data["frames"]))
 
 
 def cacheable(payload: Payload) -> bool:

@@ -97,7 +97,13 @@ def _cmd_validate(args) -> int:
 
     cfg = load_analysis(args.file)
     spec = cfg.spec
-    print(f"{args.file}: valid ({len(spec.models)} models, {len(spec.tables)} tables, {len(spec.figures)} figures, "
+    from .robustness import grid_model_ids
+
+    n_grid = len(grid_model_ids(cfg))
+    n_main = len(spec.models) - len(spec.robustness) - n_grid
+    extra = (f", {len(spec.robustness)} robustness overlays" if spec.robustness else "") + (
+        f", a grid of {n_grid} specifications" if n_grid else "")
+    print(f"{args.file}: valid ({n_main} models{extra}, {len(spec.tables)} tables, {len(spec.figures)} figures, "
           f"{len(spec.hypotheses)} hypotheses)")
     return EXIT_OK
 

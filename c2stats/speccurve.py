@@ -42,14 +42,18 @@ COLOURS = {"expected": "#1f5f99", "opposite": "#b2182b", "neutral": "#8c8c8c"}
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
-def focal_row(result: "Result", focal: str) -> pd.Series | None:
+def focal_row(result: "Result", focal: str) -> dict | None:
     """The tidy row of ``focal`` among the regression terms (not ancillary or other components)."""
     tidy = result.tidy
-    rows = tidy[tidy["term"] == focal]
-    if "component" in rows.columns and len(rows) > 1:
-        plain = rows[rows["component"].fillna("").astype(str) == ""]
-        rows = plain if len(plain) else rows
-    return None if rows.empty else rows.iloc[0]
+    hits = np.flatnonzero(tidy["term"].to_numpy(dtype=object) == focal)
+    if len(hits) > 1 and "component" in tidy.columns:
+        comp = tidy["component"].to_numpy(dtype=object)[hits]
+        plain = hits[[c is None or (isinstance(c, float) and math.isnan(c)) or c == "" for c in comp]]
+        hits = plain if len(plain) else hits
+    if not len(hits):
+        return None
+    i = int(hits[0])
+    return {col: tidy[col].iat[i] for col in ("estimate", "std_error", "conf_low", "conf_high", "p_value")}
 
 
 def specification_frame(design: pd.DataFrame, results: Mapping[str, "Result"], failures: Mapping[str, str], *,
