@@ -12,8 +12,14 @@ Each case changes one thing in a valid analysis (``BASE`` on the dataset built b
 come from anything else. Most cases run in process (``c2stats.cli.main``); ``SUBPROCESS`` cases run
 ``python -m c2stats`` to prove what a user sees.
 
-Cases that depend on features still being wired are ``xfail(strict=True)`` with the reason; they
-turn into failures once the feature lands, and the mark must then be removed.
+``DEGENERATE`` holds well-formed data too small or extreme to fit; those runs may succeed (exit 0)
+or be refused (exit 2) but must never crash. ``test_internal_error_says_so_and_points_to_the_tracker``
+checks what a genuine bug looks like (exit 3, a message saying so, no traceback).
+
+Cases that depend on features still being wired, or on fixes outside this test's files, are
+``xfail(strict=True)`` with the reason (where the fix goes and what the message is now); they turn
+into failures once fixed, and the mark must then be removed. The case list, one id a line:
+``python -m pytest --collect-only -q tests/test_bad_inputs.py``.
 """
 
 from __future__ import annotations
