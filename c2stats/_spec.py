@@ -36,5 +36,5 @@ def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
     if close:
         return f" (did you mean {close[0]!r}?)"
-    shown = ", ".join(sorted(map(str, valid)))
+    shown = ", ".join(v if v.isprintable() else repr(v) for v in sorted(map(str, valid)))
     return f" (valid: {shown})" if len(valid) <= 30 else ""

@@ -384,8 +384,14 @@ def _key_path(section: str, index: int | None, loc: tuple, entry_id: str | None)
     if entry_id:
         path += f" (id {entry_id!r})"
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        path += f"[{part}]" if isinstance(part, int) else f".{_shown_key(part)}"
     return path
+
+
+def _shown_key(key: Any) -> str:
+    """A key as typed when it is a plain name, else quoted (so a newline cannot split the message)."""
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", text) else repr(text)
 
 
 def _error(origin: _Origin | None, section: str, index: int | None, loc: tuple, message: str, entry: dict | None = None,
@@ -427,6 +433,12 @@ def _describe_pydantic_error(model: type[BaseModel], err: dict) -> str:
             "/" in value or ".." in value or "\\" in value
         ) else ""
         return (f"{value!r} is not a valid id: use a letter then letters, digits, '_', '.' or '-'.{hint}")
+    if kind == "string_too_long" and loc and loc[-1] == "id":
+        value = err.get("input")
+        hint = " Ids name report files, so '/' and '..' are not allowed." if isinstance(value, str) and (
+            "/" in value or ".." in value or "\\" in value) else ""
+        return (f"{value!r} is not a valid id: at most {err.get('ctx', {}).get('max_length', 64)} characters, "
+                f"a letter then letters, digits, '_', '.' or '-'.{hint}")
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return f"{err.get('input')!r} is not allowed; expected one of {expected}."
@@ -445,7 +457,8 @@ def _validate_section(model: type[BaseModel], data: Any, section: str, index: in
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
+        # an unknown key first: a misspelt required key is also "missing", and the typo is the news
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         first = errors[0]
         message = _describe_pydantic_error(model, first)
         if len(errors) > 1:
@@ -477,6 +490,8 @@ def _resolve_extends(models: list[dict], origins: dict, root: Path) -> list[dict
         if not isinstance(m, dict):
             return m
         mid = m.get("id")
+        if not isinstance(mid, str):  # validation reports the bad id with its key path
+            return m
         if mid in resolved:
             return resolved[mid]
         parent_id = m.get("extends")
@@ -603,7 +618,7 @@ def load_analysis(path: str | Path) -> AnalysisConfig:
         if key not in AnalysisFile.model_fields:
             raise ConfigError(
                 f"unknown top-level key {key!r}{suggest(key, list(AnalysisFile.model_fields))}.",
-                source=str(root), where=key,
+                source=str(root), where=_shown_key(key),
             )
     if "analysis" not in data:
         raise ConfigError("has no [analysis] section (id, title, dataset), nor does any included file.", source=str(root))

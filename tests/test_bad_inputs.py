@@ -170,18 +170,8 @@ def xfail(where: str, what: str):
 #: Fit-time errors may name the analysis file or the dataset file, and the model by id or key path.
 FILES = ("analysis.toml", "arr.csv")
 MODEL0 = ("model 'cox_base'", "models[0] (id 'cox_base')")
-XFAIL_MISSING_FIRST = ("integrator (config._validate_section): a misspelt required key reports 'required key "
-                       "... is missing' instead of the unknown key and its suggestion; report extra_forbidden first")
-XFAIL_LONG_ID = ("integrator (config._describe_pydantic_error): an id over 64 characters gets pydantic's 'String "
-                 "should have at most 64 characters' without the id rules; say it is not a valid id, the limit and why")
 #: An absolute path outside the test folder that an escaping id would write to; it must never appear.
 OUTSIDE = "/tmp/c2stats_battery_escape"
-XFAIL_ID_LIST = ("integrator (config._resolve_extends): a list or table as a model id is an internal error "
-                 "(TypeError: unhashable type: 'list' at `if mid in resolved`); skip non-string ids there so that "
-                 "validation reports 'Input should be a valid string'")
-XFAIL_RAW_KEY = ("integrator (config._key_path, where=key for top-level keys, _spec.suggest's list of valid names): "
-                 "user strings are shown raw, so a quoted key or id with a newline splits the one-line message; "
-                 "show them with repr")
 XFAIL_SOURCE = ("integrator: errors raised while fitting (separation, sample evaluation) carry no file; "
                 "pipeline._fit_all should set source to the analysis file and where to models[i] (id ...)")
 
@@ -205,19 +195,18 @@ CASES = [
                  id="unknown-section-misspelt"),
     pytest.param(Case(model('"line\\nbreak" = 1'), ("analysis.toml", "models[0] (id 'cox_base')",
                                                         "unknown key 'line\\nbreak'")),
-                 id="unknown-key-with-newline", marks=pytest.mark.xfail(strict=True, reason=XFAIL_RAW_KEY)),
+                 id="unknown-key-with-newline"),
     pytest.param(Case(edit(('id = "cox_base"', 'id = "cox\\nbase"'),
                            ('models = ["cox_base", "logit_form"]', 'models = ["logit_form"]'),
                            ('id = "logit_form"', 'id = "logit_form"\nextends = "zzz"'))
                       + '\n[[models]]\nid = "m"\nextends = "zzz"\n',
                       ("analysis.toml", "extends 'zzz', which is not a model id", "'cox\\nbase'")),
-                 id="id-with-newline-in-suggestions", marks=pytest.mark.xfail(strict=True, reason=XFAIL_RAW_KEY)),
+                 id="id-with-newline-in-suggestions"),
     pytest.param(Case(BASE + "\n[options]\nseed = 1\n", ("analysis.toml", "unknown top-level key 'options'")),
                  id="unknown-top-level-key"),
     pytest.param(Case(edit(('title = "Bad-input battery"', 'titel = "Bad-input battery"')),
                       ("analysis.toml", "analysis (id 'battery').titel (line 3)", "unknown key 'titel'",
-                       "did you mean 'title'?")), id="misspelt-analysis-key",
-                 marks=pytest.mark.xfail(strict=True, reason=XFAIL_MISSING_FIRST)),
+                       "did you mean 'title'?")), id="misspelt-analysis-key"),
     pytest.param(Case(edit(('formula = "~ c2_index', 'formla = "~ c2_index')),
                       ("analysis.toml", "models[0] (id 'cox_base').formla", "line 9", "did you mean 'formula'?")),
                  id="misspelt-model-key"),
@@ -265,8 +254,7 @@ CASES = [
                       ("analysis.toml", "tables[1] (id 't1').id", "table id 't1' is used twice", "give each its own id")),
                  id="duplicate-table-id"),
     pytest.param(Case(edit(('id = "cox_base"', "id = []"), ('models = ["cox_base", "logit_form"]', 'models = ["logit_form"]')),
-                      ("analysis.toml", "models[0].id", "valid string", "[]")), id="type-model-id-list",
-                 marks=pytest.mark.xfail(strict=True, reason=XFAIL_ID_LIST)),
+                      ("analysis.toml", "models[0].id", "valid string", "[]")), id="type-model-id-list"),
     pytest.param(Case(edit(('id = "battery"', 'id = "../escape"')),
                       ("analysis.toml", "analysis (id '../escape').id", "'../escape' is not a valid id",
                        "'/' and '..' are not allowed")),
@@ -276,8 +264,7 @@ CASES = [
                        "'/' and '..' are not allowed")), id="escape-analysis-id-absolute"),
     pytest.param(Case(edit(('id = "battery"', 'id = "{tmp}/abs_escape"')),
                       ("analysis.toml", "/abs_escape').id (line 2)", "is not a valid id", "'/' and '..' are not allowed")),
-                 id="escape-analysis-id-absolute-long",
-                 marks=pytest.mark.xfail(strict=True, reason=XFAIL_LONG_ID)),
+                 id="escape-analysis-id-absolute-long"),
     pytest.param(Case(edit(('id = "cox_base"', 'id = "../../cox_base"'),
                            ('models = ["cox_base", "logit_form"]', 'models = ["logit_form"]')),
                       ("analysis.toml", "models[0]", "'../../cox_base' is not a valid id", "'..' are not allowed")),
