@@ -44,6 +44,7 @@ __all__ = [
     "BINARY_FAMILIES",
     "MULTINOMIAL_FAMILIES",
     "CollinearityWarning",
+    "DiagnosticWarning",
     "SeparationWarning",
     "check_model_keys",
     "detect_multinomial_separation",
@@ -72,6 +73,10 @@ class SeparationWarning(C2StatsWarning):
 
 class CollinearityWarning(C2StatsWarning):
     """A term was omitted because it is a linear combination of other terms."""
+
+
+class DiagnosticWarning(C2StatsWarning):
+    """A diagnostic could not be computed on these data; the result records it as not computable."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -205,12 +210,20 @@ def _separation(est, data, family, model) -> list[str]:
 # Collinearity
 # ----------------------------------------------------------------------------------------------
 def _correlation(X: np.ndarray, cols: list[int], chunk: int = 65536) -> np.ndarray:
-    """Correlation matrix of ``X[:, cols]``, centred chunk by chunk (no n x k copy of a large design)."""
-    mean = X[:, cols].mean(axis=0) if X.shape[0] <= chunk else \
-        sum(X[i : i + chunk, cols].sum(axis=0) for i in range(0, X.shape[0], chunk)) / X.shape[0]
+    """Correlation matrix of ``X[:, cols]``, centred chunk by chunk (no n x k copy of a large design).
+
+    Each column is first divided by the power of two at or below its largest absolute value (exact
+    in floating point, so ordinary data give the same bits), so that cross products of very large
+    values (1e200) do not overflow.
+    """
+    top = np.max([np.max(np.abs(X[i : i + chunk, cols]), axis=0) for i in range(0, X.shape[0], chunk)], axis=0)
+    _, exponent = np.frexp(np.where(top > 0, top, 1.0))
+    scale = np.ldexp(1.0, exponent - 1)
+    mean = (X[:, cols] / scale).mean(axis=0) if X.shape[0] <= chunk else \
+        sum((X[i : i + chunk, cols] / scale).sum(axis=0) for i in range(0, X.shape[0], chunk)) / X.shape[0]
     cross = np.zeros((len(cols), len(cols)))
     for i in range(0, X.shape[0], chunk):
-        block = X[i : i + chunk, cols] - mean
+        block = X[i : i + chunk, cols] / scale - mean
         cross += block.T @ block
     sd = np.sqrt(np.diag(cross))
     return cross / np.outer(sd, sd)
@@ -274,16 +287,32 @@ def _cox_inputs(est, data, model):
     return X, terms, strata
 
 
+def _ph_not_computable(model, reason: str) -> tuple[dict, dict, dict]:
+    """The PH diagnostic when ``cox.zph`` cannot be computed: NaN p-value and a note, no frames."""
+    note = (f"model {model.id!r}: the proportional-hazards test (cox.zph) could not be computed: {reason}. The fit "
+            "itself is reported; check proportional hazards another way (e.g. a time interaction) or with more data.")
+    info = {"transform": "km", "global_chisq": float("nan"), "global_df": 0, "global_p": float("nan"),
+            "terms_p_below": [], "residuals_kept": False, "computable": False, "note": note}
+    return {}, {"ph_global_p": float("nan")}, info
+
+
 def _ph_test(est, data, model) -> tuple[dict, dict, dict]:
     from .families._cox_zph import cox_zph, scaled_schoenfeld
 
     fit = est.raw
     X, terms, strata = _cox_inputs(est, data, model)
-    zph = cox_zph(fit, X, data.time, data.event, entry=data.entry, transform="km", terms=terms)
+    try:
+        zph = cox_zph(fit, X, data.time, data.event, entry=data.entry, transform="km", terms=terms)
+    except np.linalg.LinAlgError as exc:
+        return _ph_not_computable(model, f"its information matrix is singular ({exc}; "
+                                         f"{fit.n_events} events for {X.shape[1]} coefficient(s))")
     resid = None
     if fit.n_events <= MAX_RESIDUAL_EVENTS:
-        resid = scaled_schoenfeld(fit, X, data.time, data.event, entry=data.entry, strata=strata, transform="km",
-                                  terms=terms)
+        try:
+            resid = scaled_schoenfeld(fit, X, data.time, data.event, entry=data.entry, strata=strata,
+                                      transform="km", terms=terms)
+        except np.linalg.LinAlgError:
+            resid = None  # the test stands; only the residual plot is lost ("residuals_kept": False)
     var = np.full(len(zph.terms) + 1, np.nan)
     if resid is not None:
         var[: len(resid.terms)] = np.diag(resid.var)
@@ -407,18 +436,29 @@ def fit_with_remedies(model, data, family):
     vif = variance_inflation(data.X, data.names, data.design.term_of_column)
     if len(vif):
         frames["vif"] = vif
+    computed = vif["gvif_adj"].notna()
     diagnostics["collinearity"] = {
         "dropped": list(data.dropped),
         "on_collinear": getattr(model, "on_collinear", "drop"),
-        "max_vif": float(vif["gvif_adj"].max() ** 2) if len(vif) else None,
-        "max_vif_term": str(vif.loc[vif["gvif_adj"].idxmax(), "term"]) if len(vif) else None,
+        "max_vif": float(vif["gvif_adj"].max() ** 2) if computed.any() else None,
+        "max_vif_term": str(vif.loc[vif["gvif_adj"].idxmax(), "term"]) if computed.any() else None,
     }
+    if len(vif) and not computed.all():
+        missing = ", ".join(vif.loc[~computed, "term"].astype(str))
+        message = (f"model {model.id!r}: variance inflation factors could not be computed for {missing} (the "
+                   "correlation matrix of the design is not finite); check those columns for extreme values.")
+        diagnostics["collinearity"]["note"] = message
+        warnings.warn(message, DiagnosticWarning, stacklevel=3)
+        notes.append(message)
 
     if family.name == "cox" and est.raw is not None and hasattr(est.raw, "_risk"):
         ph_frames, ph_glance, info = _ph_test(est, data, model)
         frames.update(ph_frames)
         glance.update(ph_glance)
         diagnostics["proportional_hazards"] = info
+        if info.get("note"):
+            warnings.warn(info["note"], DiagnosticWarning, stacklevel=3)
+            notes.append(info["note"])
 
     meta["diagnostics"] = diagnostics
     est = dataclasses.replace(
@@ -492,7 +532,10 @@ def diagnostics_summary(results: Mapping[str, Any] | list) -> pd.DataFrame:
                              f"largest VIF {_fmt(vmax)} ({col.get('max_vif_term')})"
                              + (f" exceeds {VIF_FLAG:g}" if flag else "")))
         ph = diag.get("proportional_hazards")
-        if ph is not None:
+        if ph is not None and ph.get("computable") is False:
+            rows.append((mid, "proportional_hazards", "flag", np.nan,
+                         "cox.zph could not be computed; proportional hazards not checked"))
+        elif ph is not None:
             p = float(ph["global_p"])
             below = ph.get("terms_p_below") or []
             detail = (f"cox.zph ({ph.get('transform', 'km')} transform): global chi2 = {_fmt(ph['global_chisq'])} on "

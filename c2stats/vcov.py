@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, FewNodesWarning
+from .errors import ConfigError, DataError, FewNodesWarning, SpecificationError
 
 
 @dataclass(frozen=True)
@@ -107,26 +107,87 @@ def check_vcov(vcov, family) -> None:
         raise ConfigError(f"hc {vcov.hc!r} is not offered by the {family.name} family.")
 
 
+def _hc1_rows(n: int, k: int, what: str, where: str) -> None:
+    if n <= k:
+        raise SpecificationError(
+            f"{where}{n} rows for {k} coefficients leave no residual degrees of freedom, so the HC1 small-sample "
+            f"factor of {what} (a division by n - k) is undefined; with as many coefficients as rows the model fits "
+            "the data exactly. Add rows (check the sample restriction and the rows dropped for missing values) or "
+            "remove terms from the formula."
+        )
+
+
+def check_clusters(vcov, groups, where: str = "") -> None:
+    """Refuse cluster-robust variance on a grouping column with fewer than two clusters.
+
+    ``groups`` are the label arrays of ``vcov.groups`` on the estimation sample, in order;
+    ``where`` prefixes the message (e.g. ``"model 'm1': "``).
+    """
+    for column, labels in zip(group_columns(vcov), groups):
+        values = pd.unique(np.asarray(labels))
+        if len(values) >= 2:
+            continue
+        which = f" (every row is {values[0]!r})" if len(values) else ""
+        other = ("leave groups out to resample rows" if vcov.type == "bootstrap"
+                 else "use vcov = \"robust\" (each row its own cluster)")
+        raise SpecificationError(
+            f"{where}{vcov.type} standard errors need at least 2 clusters, but the groups column {column!r} has "
+            f"{len(values)} distinct value(s) in the estimation sample{which}, and the variation between clusters "
+            f"cannot be estimated from one. Cluster on a column that varies in the sample (e.g. the dyad or country), "
+            f"or {other}."
+        )
+
+
 def sandwich_vcov(vcov, *, bread, scores, groups, n: int, k: int, cluster_default: str = "HC1",
-                  robust_kind: str = "HC0"):
+                  robust_kind: str = "HC0", model_id: str | None = None):
     """Map a vcov spec onto :mod:`c2stats.sandwich` for families with score contributions.
 
     ``robust`` means ``robust_kind`` (HC0 for GLMs, as sandwich's default ``vcovHC(type="HC0")``
     in Stata's ``vce(robust)`` spirit; Cox passes its own). Cluster SEs use ``vcov.hc`` or the
     family's ``cluster_default`` convention.
+
+    Raises
+    ------
+    SpecificationError
+        Cluster variance with fewer than 2 clusters in a groups column, or an HC1 factor with no
+        residual degrees of freedom (``n <= k``); the message names ``model_id`` and the column.
+    DataError
+        Dyadic variance with a row whose two members are the same.
     """
     from . import sandwich
 
+    where = f"model {model_id!r}: " if model_id else ""
     if vcov.type == "model":
         return bread
     if vcov.type in ("HC0", "HC1", "robust"):
         kind = robust_kind if vcov.type == "robust" else vcov.type
         if kind == "none":
             return sandwich.sandwich(bread=bread, meat=sandwich.meat(scores))
+        if kind == "HC1":
+            _hc1_rows(n, k, f"vcov = {vcov.type!r}, n/(n - k),", where)
         return sandwich.vcov_hc(bread=bread, scores=scores, kind=kind, n=n, k=k)
     if vcov.type == "cluster":
         correction = vcov.hc or cluster_default
+        check_clusters(vcov, groups, where)
+        if correction == "HC1":
+            _hc1_rows(np.shape(scores)[0], k, "the cluster variance, (n - 1)/(n - k),", where)
         return sandwich.vcov_cluster(bread=bread, scores=scores, groups=list(groups), correction=correction, k=k)
     if vcov.type == "dyadic":
+        check_dyads(vcov, groups, where)
         return sandwich.vcov_dyadic(bread=bread, scores=scores, node_a=groups[0], node_b=groups[1])
     raise ConfigError(f"vcov type {vcov.type!r} needs a refitting estimator; not available here.")
+
+
+def check_dyads(vcov, groups, where: str = "") -> None:
+    """Refuse dyadic variance when a row has the same member on both sides (a dyad needs two members)."""
+    a, b = (np.asarray(g) for g in groups[:2])
+    same = np.flatnonzero(a == b)
+    if not len(same):
+        return
+    col_a, col_b = group_columns(vcov)[:2]
+    shown = ", ".join(str(int(i) + 1) for i in same[:5]) + (", ..." if len(same) > 5 else "")
+    raise DataError(
+        f"{where}dyadic standard errors need two different members in every row, but {len(same)} row(s) of the "
+        f"estimation sample (rows {shown}) have the same value in {col_a!r} and {col_b!r} (e.g. {a[same[0]]!r}). "
+        "Drop those rows with a sample restriction (sample = \"" + f"{col_a} != {col_b}" + "\") or fix the coding."
+    )

@@ -415,13 +415,7 @@ vcov = "HC1"
 
 #: Internal errors already pinned by an xfail case of tests/test_bad_inputs.py (the value). The
 #: properties tolerate these and fail on anything else; delete an entry when its case is fixed.
-KNOWN_INTERNAL = {
-    "ZeroDivisionError: float division by zero": "cox-one-row",
-    "LinAlgError: Singular matrix": "cox-ph-test-singular",
-    "ValueError: Encountered all NA values": "vif-overflow",
-    "cluster-robust variance needs at least 2 clusters": "cluster-vcov-one-cluster",
-    "HC1 needs n > k": "cluster-vcov-n-equals-k",
-}
+KNOWN_INTERNAL: dict[str, str] = {}
 
 
 def known_internal(status: int, err: str) -> bool:

@@ -75,6 +75,9 @@ class Family:
     name: ClassVar[str]
     kind: ClassVar[Literal["survival", "regression"]]
     categorical_response: ClassVar[bool] = False  #: the outcome may be a text/categorical column
+    #: The intercept is absorbed (Cox's baseline hazard, clogit's matched sets): no coefficient, but it
+    #: still takes a row, so p coefficients need p + 1 rows.
+    intercept_absorbed: ClassVar[bool] = False
     scale: ClassVar[str]
     Options: ClassVar[type[FamilyOptions]] = FamilyOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model",)
@@ -151,6 +154,8 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
         raise DataError(f"{where}: {exc.message}", source=source) from None
     except (ValueError, TypeError) as exc:
         raise DataError(f"{where}: cannot build the design matrix ({exc}); check column types.", source=source) from None
+    _check_rows(design, family, where, source)
+    _check_magnitude(design, data, where, source)
     design, dropped = _check_rank(design, where, source, getattr(spec, "on_collinear", "error"))
     if dropped:
         from ..diagnostics import CollinearityWarning
@@ -255,6 +260,93 @@ def collinear_columns(X: np.ndarray, tol: float = 1e-7) -> list[int]:
         else:
             basis = np.column_stack([basis, v / size])
     return dropped
+
+
+def _listed(names, limit: int = 6) -> str:
+    shown = ", ".join(map(repr, list(names)[:limit]))
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _check_rows(design: Design, family: Family, where: str, source: str | None) -> None:
+    """Refuse fewer rows than the model has parameters, before any column is omitted as collinear.
+
+    With too few rows the design is necessarily rank deficient; omitting columns
+    (``on_collinear = "drop"``) would then fit a different model than the one asked for, only for
+    lack of data.
+    """
+    n = design.matrix.shape[0]
+    absorbed = getattr(family, "intercept_absorbed", False)
+    coefs = [c for c in design.names if not (absorbed and c == "(Intercept)")]
+    needed = len(coefs) + 1 if absorbed else len(coefs)
+    if n >= needed:
+        return
+    rows = f"{n} row{'s' if n != 1 else ''}"
+    fix = ("Add rows (check the sample restriction and the rows dropped for missing values) or remove terms from "
+           "the formula.")
+    if absorbed:
+        raise SpecificationError(
+            f"{where}: {rows} for {len(coefs)} coefficient(s) ({_listed(coefs)}); a {family.name} model needs at least "
+            f"{needed} rows, one more than its coefficients (its baseline takes the intercept's place). {fix}",
+            source=source,
+        )
+    raise SpecificationError(
+        f"{where}: {rows} for {len(coefs)} coefficient(s) ({_listed(coefs)}); the model is not identified. {fix}",
+        source=source,
+    )
+
+
+def _check_magnitude(design: Design, data: pd.DataFrame, where: str, source: str | None) -> None:
+    """Refuse design columns so large that sums of their squares overflow double precision.
+
+    Estimators form cross products (X'X, X'WX, information matrices); beyond ``sqrt(max / n)``
+    these overflow to infinity and the fit fails in ways that name no column (a spurious rank
+    deficiency, NaN estimates).
+    """
+    X = design.matrix
+    n = X.shape[0]
+    if not n or not X.shape[1]:
+        return
+    limit = float(np.sqrt(np.finfo(float).max / n))
+    top = np.max(np.abs(X), axis=0)
+    over = np.flatnonzero(top > limit)
+    if not len(over):
+        return
+    j = int(over[0])
+    name = design.names[j]
+    rows_over = np.flatnonzero(np.abs(X[:, j]) > limit)
+    index = data.index
+    rows = f"data rows {_rows(index[rows_over].to_numpy())}" if pd.api.types.is_integer_dtype(index) else \
+        f"rows {_rows(rows_over)} of the estimation sample"
+    raise DataError(
+        f"{where}: {name!r} has values as large as {top[j]:.3g} in absolute value ({rows}); with {n} rows, squares "
+        f"and cross products beyond about {limit:.2g} overflow double precision, so the model cannot be fitted. "
+        f"Rescale {name!r} (divide it by a power of ten, or take its log) or check those rows for a coding error.",
+        source=source,
+    )
+
+
+def check_binary_response(spec, data: ModelData, family_name: str) -> None:
+    """Raise :class:`~c2stats.errors.DataError` naming the response column when it is not 0/1.
+
+    Values in [0, 1] pass (proportions, as R's binomial family); anything else is a coding mistake
+    (a count, a -1/1 or 1/2 coding, a continuous variable).
+    """
+    y = np.asarray(data.y, dtype=float)
+    bad = np.flatnonzero((y < 0) | (y > 1))
+    if not len(bad):
+        return
+    formula = parse_formula(spec.formula)
+    column = formula.response.label if formula.response is not None else str(spec.formula).split("~")[0].strip()
+    values = sorted(set(y[bad].tolist()))
+    shown = ", ".join(f"{v:g}" for v in values[:5]) + (", ..." if len(values) > 5 else "")
+    index = data.frame.index
+    rows = f"data rows {_rows(index[bad].to_numpy())}" if pd.api.types.is_integer_dtype(index) else \
+        f"rows {_rows(bad)} of the estimation sample"
+    raise DataError(
+        f"model {spec.id!r}: the {family_name} model needs a 0/1 response, but {column!r} has {len(bad)} value(s) "
+        f"outside [0, 1] ({rows} hold {shown}). Recode {column!r} to 0/1 (1 = the outcome happened), or use a "
+        "family for its kind of outcome (ols for a continuous one).",
+    )
 
 
 def _check_rank(design: Design, where: str, source: str | None,

@@ -22,6 +22,7 @@ import pandas as pd
 
 from .. import sandwich
 from ..errors import SpecificationError
+from ..vcov import check_clusters
 from ._base import ModelData
 
 DEFAULT_REPS = 999
@@ -70,6 +71,8 @@ def bootstrap_vcov(spec, data: ModelData, refit: Callable[[np.ndarray], np.ndarr
             f"model {spec.id!r}: the bootstrap resamples clusters of one column; give groups = \"<column>\"."
         )
     groups = data.groups[0] if data.groups else None
+    if groups is not None:
+        check_clusters(spec.vcov, data.groups, f"model {spec.id!r}: ")
     if units is not None:
         if groups is None:
             groups = units

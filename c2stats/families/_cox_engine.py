@@ -562,8 +562,11 @@ def _evaluate(
     np.maximum(c, 0.0, out=c)
     np.sqrt(c, out=c)
     wx = np.multiply(xs, c[:, None], out=work.wx)
-    cross = _blas.dsyrk(1.0, wx.T, trans=0, lower=0)
-    cross = np.triu(cross) + np.triu(cross, 1).T
+    if wx.shape[0] and wx.shape[1]:
+        cross = _blas.dsyrk(1.0, wx.T, trans=0, lower=0)
+        cross = np.triu(cross) + np.triu(cross, 1).T
+    else:  # BLAS rejects an empty operand (and prints to stdout): no covariate or no row at risk
+        cross = np.zeros((wx.shape[1], wx.shape[1]))
     imat = cross - (xbar * wt[:, None]).T @ xbar
     return loglik, u, imat, state
 
@@ -622,6 +625,14 @@ def _cluster_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.nd
 # --------------------------------------------------------------------------------------------
 # the fit
 # --------------------------------------------------------------------------------------------
+
+
+def _converged(old: float, new: float, eps: float) -> bool:
+    """coxph's test ``|1 - old/new| <= eps``; a log partial likelihood of exactly 0 (every risk set
+    of one row, so nothing to estimate) has converged when it stays 0."""
+    if new == 0.0:
+        return old == 0.0
+    return abs(1 - old / new) <= eps
 
 
 def fit_cox(
@@ -807,13 +818,13 @@ def fit_cox(
                 or (not np.isfinite(imat_new).all())
                 or (counting and abs(rank2) != abs(rank))
             )
-            if not fail and (halving == 0 or not counting) and abs(1 - best / newlk) <= eps:
+            if not fail and (halving == 0 or not counting) and _converged(best, newlk, eps):
                 beta, loglik, u, chol, state = new_beta, newlk, u_new, chol_new, st_new
                 converged = True
                 break
             if it == max_iter:
                 reason = f"ran out of iterations (max_iter={max_iter}) and did not converge"
-                if fail or (newlk - best) / abs(best) < -eps or not counting:
+                if fail or not counting or (newlk < best if best == 0 else (newlk - best) / abs(best) < -eps):
                     beta, loglik, u, chol, state = last_good
                 else:
                     beta, loglik, u, chol, state = new_beta, newlk, u_new, chol_new, st_new

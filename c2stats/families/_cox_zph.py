@@ -143,6 +143,22 @@ def _kept_terms(terms: dict[str, list[int]] | None, keep: np.ndarray, X) -> dict
     return out
 
 
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``solve(a, b)`` refusing, as R's ``solve``, a system whose reciprocal condition number is below
+    machine epsilon ("system is computationally singular"), where numpy would return noise.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        Singular or computationally singular ``a``.
+    """
+    x = np.linalg.solve(a, b)
+    rcond = 1.0 / np.linalg.cond(a, 1) if a.size else 1.0
+    if not rcond >= np.finfo(float).eps:
+        raise np.linalg.LinAlgError(f"system is computationally singular: reciprocal condition number = {rcond:.3g}")
+    return x
+
+
 def cox_zph(
     fit: CoxFit,
     X: np.ndarray,
@@ -171,6 +187,11 @@ def cox_zph(
     global_test
         Append the global test over all columns.
 
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the information matrix of a test is (computationally) singular; R's ``cox.zph`` stops there too.
+
     Notes
     -----
     With ``g_k`` the centred transformed time of event group ``k``, the score for the
@@ -188,11 +209,11 @@ def cox_zph(
         jj = np.asarray(term_cols[name])
         kk = np.concatenate([np.arange(q), jj + q])
         u = np.concatenate([np.zeros(q), u_gamma[jj]])
-        chisq.append(float(np.linalg.solve(imat[np.ix_(kk, kk)], u) @ u))
+        chisq.append(float(_solve(imat[np.ix_(kk, kk)], u) @ u))
         df.append(len(jj))
     if global_test:
         u = np.concatenate([np.zeros(q), u_gamma])
-        chisq.append(float(np.linalg.solve(imat, u) @ u))
+        chisq.append(float(_solve(imat, u) @ u))
         df.append(q)
     chisq_a, df_a = np.array(chisq), np.array(df)
     return CoxZph(

@@ -59,6 +59,7 @@ class Clogit(Family):
 
     kind: ClassVar[str] = "regression"
     scale: ClassVar[str] = "log_odds"
+    intercept_absorbed: ClassVar[bool] = True
     Options = ClogitOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster", "dyadic", "bootstrap")
     cluster_hc: ClassVar[tuple[str, ...]] = ()
@@ -96,7 +97,7 @@ class Clogit(Family):
         elif spec.vcov.type == "bootstrap":
             vcov, extra = _bootstrap(spec, data, X, y, codes, options)
         elif (scores := _row_scores(fit, X)) is not None:
-            vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=scores, groups=data.groups, n=n, k=k,
+            vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=fit.vcov_model, scores=scores, groups=data.groups, n=n, k=k,
                                  cluster_default="none", robust_kind="none")
         else:
             vcov = _set_level_vcov(spec, data, fit, codes, where)
@@ -173,7 +174,7 @@ def _set_level_vcov(spec, data: ModelData, fit, codes, where: str) -> np.ndarray
         first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
         groups = tuple(g[first] for g in data.groups)
         scores = fit.set_scores  # sets in order of first appearance, as codes
-        return sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=scores, groups=groups, n=scores.shape[0],
+        return sandwich_vcov(spec.vcov, model_id=spec.id, bread=fit.vcov_model, scores=scores, groups=groups, n=scores.shape[0],
                              k=scores.shape[1], cluster_default="none", robust_kind="none")
     why = ("its clusters split matched sets" if vtype == "cluster"
            else "rows of one set are not separate units")

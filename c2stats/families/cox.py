@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from ..errors import SpecificationError
 from ..vcov import dyadic_notes, sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
@@ -49,6 +50,7 @@ class Cox(Family):
 
     kind: ClassVar[str] = "survival"
     scale: ClassVar[str] = "log_hazard"
+    intercept_absorbed: ClassVar[bool] = True
     Options = CoxOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster", "dyadic", "bootstrap")
     cluster_hc: ClassVar[tuple[str, ...]] = ()
@@ -73,6 +75,7 @@ class Cox(Family):
                 else pd.factorize(data.frame[strata_cols[0]])[0]
         fit = fit_cox(X, data.time, data.event, entry=data.entry, strata=strata, weights=data.weights,
                       ties=options.ties, eps=options.eps, max_iter=options.max_iter)
+        _check_information(fit, names, spec.id)
         n, k = X.shape
         extra: dict = {}
         if spec.vcov.type == "model":
@@ -90,7 +93,7 @@ class Cox(Family):
         else:
             # R: D'D with D = (weighted score residuals) x model variance, i.e. a sandwich with no factor
             scores = score_residuals(fit, X, weighted=True)
-            vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=scores,
+            vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=fit.vcov_model, scores=scores,
                                  groups=data.groups, n=n, k=k, cluster_default="none", robust_kind="none")
         notes = () if fit.converged else (f"model {spec.id!r}: did not converge ({fit.reason}).",)
         notes += dyadic_notes(spec.vcov, data.groups, spec.id)
@@ -109,6 +112,24 @@ class Cox(Family):
             **extra,
         }
         return Estimate(names, fit.coef, vcov, glance, raw=fit, notes=notes)
+
+
+def _check_information(fit, names, model_id: str) -> None:
+    """Refuse a fit whose partial likelihood says nothing about any coefficient (all aliased)."""
+    if not len(names) or not bool(np.all(fit.aliased)):
+        return
+    where = f"model {model_id!r}"
+    listed = ", ".join(map(repr, names))
+    if fit._risk is not None and bool(np.all(fit._risk.n_risk <= 1)):
+        why = (f"no event has another row at risk at its time ({fit.n_events} event(s), each alone in its risk set), "
+               "so the partial likelihood is constant")
+    else:
+        why = "the covariates do not vary within any risk set, so the partial likelihood does not depend on them"
+    raise SpecificationError(
+        f"{where}: the Cox partial likelihood carries no information on {listed}: {why}. A Cox model compares the "
+        "row with the event with the rows still at risk; add rows (check the sample restriction, the time and "
+        "start columns) or use a model of the durations themselves (weibull, exponential)."
+    )
 
 
 def _wald(coef: np.ndarray, vcov: np.ndarray) -> float:

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from ..vcov import dyadic_notes, sandwich_vcov
 from . import register_family
-from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._base import Estimate, Family, FamilyOptions, ModelData, check_binary_response
 from ._bootstrap import bootstrap_vcov
 from ._glm_engine import fit_firth_logit
 from .logit import _null_loglik
@@ -46,6 +46,7 @@ class Firth(Family):
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)
+        check_binary_response(spec, data, self.name)
         fit = fit_firth_logit(X=data.X, y=data.y, weights=data.weights, tol=options.tol, maxit=options.maxit,
                               column_names=data.names)
         n, k = data.X.shape
@@ -60,7 +61,7 @@ class Firth(Family):
 
             vcov, extra = bootstrap_vcov(spec, data, refit, k)
         else:
-            vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=fit.scores, groups=data.groups, n=n, k=k)
+            vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=fit.vcov_model, scores=fit.scores, groups=data.groups, n=n, k=k)
         ll0 = _null_loglik(data)
         notes = (f"model {spec.id!r}: {fit.reason}",) if fit.reason else ()
         notes += dyadic_notes(spec.vcov, data.groups, spec.id)

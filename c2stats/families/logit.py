@@ -16,7 +16,7 @@ from pydantic import Field
 
 from ..vcov import dyadic_notes, sandwich_vcov
 from . import register_family
-from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._base import Estimate, Family, FamilyOptions, ModelData, check_binary_response
 from ._bootstrap import bootstrap_vcov
 from ._glm_engine import fit_binary_glm
 
@@ -40,6 +40,7 @@ class Logit(Family):
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)
+        check_binary_response(spec, data, self.name)
         fit = fit_binary_glm(X=data.X, y=data.y, link=self.link, weights=data.weights, epsilon=options.epsilon,
                              maxit=options.maxit, column_names=data.names)
         n, k = data.X.shape
@@ -54,7 +55,7 @@ class Logit(Family):
 
             vcov, extra = bootstrap_vcov(spec, data, refit, k)
         else:
-            vcov = sandwich_vcov(spec.vcov, bread=fit.bread, scores=fit.scores, groups=data.groups, n=n, k=k)
+            vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=fit.bread, scores=fit.scores, groups=data.groups, n=n, k=k)
         ll0 = _null_loglik(data)
         notes = (f"model {spec.id!r}: {fit.reason}",) if fit.reason else ()
         notes += dyadic_notes(spec.vcov, data.groups, spec.id)

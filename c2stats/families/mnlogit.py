@@ -97,7 +97,7 @@ class MNLogit(Family):
 
             vcov, extra = bootstrap_vcov(spec, data, refit, p)
         else:
-            vcov = sandwich_vcov(spec.vcov, bread=fit.vcov_model, scores=fit.scores, groups=data.groups, n=n, k=p)
+            vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=fit.vcov_model, scores=fit.scores, groups=data.groups, n=n, k=p)
         cats = [str(c) for c in fit.categories]
         names = tuple(term for _ in cats for term in data.names)
         components = tuple(c for c in cats for _ in data.names)

@@ -81,7 +81,7 @@ class OLS(Family):
             vcov, extra = bootstrap_vcov(spec, data, refit, k)
         else:
             scores = (w * resid)[:, None] * X
-            vcov = sandwich_vcov(spec.vcov, bread=bread, scores=scores, groups=groups, n=n, k=k, robust_kind="HC1")
+            vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=bread, scores=scores, groups=groups, n=n, k=k, robust_kind="HC1")
         if "(Intercept)" in data.names:
             centre = np.sum(w * fitted) / np.sum(w)
             mss, df_int = float(np.sum(w * (fitted - centre) ** 2)), 1

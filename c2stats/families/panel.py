@@ -27,7 +27,7 @@ from pydantic import Field, model_validator
 
 from .. import sandwich
 from ..errors import SpecificationError
-from ..vcov import dyadic_notes, group_columns
+from ..vcov import check_clusters, check_dyads, dyadic_notes, group_columns
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov, copy_labels
@@ -85,6 +85,7 @@ class Panel(Family):
         if vtype in ("robust", "HC0", "HC1"):
             kw = {"vcov": "robust", "hc": "HC0" if vtype == "robust" else vtype}
         elif vtype == "cluster":
+            check_clusters(spec.vcov, data.groups, f"{where}: ")
             groups = group_columns(spec.vcov)
             kw = {"vcov": "cluster", "hc": spec.vcov.hc or "HC0"}
             dims = {entity_col: "entity", time_col: "time"}
@@ -115,6 +116,7 @@ class Panel(Family):
 
             vcov, extra = bootstrap_vcov(spec, data, refit, k, units=entity, units_name=f"entities of {entity_col!r}")
         elif vtype == "dyadic":
+            check_dyads(spec.vcov, data.groups, f"{where}: ")
             vcov = sandwich.vcov_dyadic(bread=fit.bread, scores=fit.scores, node_a=data.groups[0],
                                         node_b=data.groups[1])
         raw = fit.raw

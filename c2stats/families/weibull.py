@@ -97,7 +97,7 @@ class Weibull(Family):
                 vcov = fit.vcov_model
             else:
                 # survreg: D'D with D = weighted dfbeta (scores x model variance), no small-sample factor
-                vcov = sandwich_vcov(spec.vcov, bread=fit.bread, scores=fit.scores, groups=data.groups, n=n, k=p,
+                vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=fit.bread, scores=fit.scores, groups=data.groups, n=n, k=p,
                                      cluster_default="none", robust_kind="none")
             if ph:  # delta method from the AFT parameters
                 form = to_ph(fit, vcov)
