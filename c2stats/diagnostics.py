@@ -20,7 +20,12 @@ disk still carries them:
 * **proportional hazards** (``cox``): R's ``cox.zph`` (survival >= 3 exact score test, ``km``
   transform) per term and globally in ``frames["ph_test"]`` and ``glance["ph_global_p"]``; the
   scaled Schoenfeld residuals in ``frames["ph_residuals"]`` (up to
-  :data:`MAX_RESIDUAL_EVENTS` events) for :func:`plot_schoenfeld`.
+  :data:`MAX_RESIDUAL_EVENTS` events) for :func:`plot_schoenfeld`. When the test cannot be
+  computed (its information matrix is singular, e.g. as many events as coefficients; R's
+  ``cox.zph`` stops there) the fit stands: ``glance["ph_global_p"]`` is NaN,
+  ``meta["diagnostics"]["proportional_hazards"]`` has ``computable = False`` and a ``note``, and a
+  :class:`DiagnosticWarning` is issued. Variance inflation factors that cannot be computed are
+  handled the same way (``max_vif`` None, a ``note``).
 * **convergence**: a fit that did not converge is never silent: ``glance["converged"]`` is False,
   a :class:`~c2stats.errors.ConvergenceWarning` is issued and ``meta["warnings"]`` and
   ``meta["diagnostics"]["convergence"]`` explain it with remedies.
