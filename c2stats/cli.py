@@ -60,6 +60,7 @@ def _cmd_run(args) -> int:
     summary = run(args.file, out=args.out, check=args.check, executor=args.executor, jobs=args.jobs,
                   scheduler=args.scheduler, cache=not args.no_cache, cache_dir=args.cache_dir,
                   progress=sys.stderr.isatty())
+    replication_failed = _report_replications(summary)
     if summary.checked:
         if summary.differences:
             print(f"report {summary.out} is out of date ({len(summary.differences)} file(s)):", file=sys.stderr)
@@ -68,9 +69,16 @@ def _cmd_run(args) -> int:
             print(f"regenerate it with: c2stats run {args.file}" + (f" --out {args.out}" if args.out else ""), file=sys.stderr)
             return EXIT_CHECK_FAILED
         print(f"report {summary.out} is current ({len(summary.files)} files)")
-        return EXIT_OK
+        return EXIT_CHECK_FAILED if replication_failed else EXIT_OK
     print(f"wrote {len(summary.files)} files to {summary.out}" + _fit_counts(summary.stats))
-    return EXIT_OK
+    return EXIT_CHECK_FAILED if replication_failed else EXIT_OK
+
+
+def _report_replications(summary) -> bool:
+    """Print replicated numbers outside their tolerance (the run then exits 1); True if any."""
+    for line in summary.replication_failures:
+        print(f"replication failed: {line}", file=sys.stderr)
+    return bool(summary.replication_failures)
 
 
 def _positive_int(text: str) -> int:

@@ -5,6 +5,7 @@ Only this module knows the order of the stages; each stage passes dataclasses to
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import warnings
@@ -36,10 +37,11 @@ class RunSummary:
     differences: tuple[str, ...] = ()
     checked: bool = False
     stats: Mapping[str, int] = field(default_factory=dict)  #: fits computed ("fitted"), read ("cached"), "failed"
+    replication_failures: tuple[str, ...] = ()  #: replicated numbers outside their tolerance
 
     @property
     def ok(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.replication_failures
 
 
 def fit_model(model: ModelSpec, dataset: Dataset, *, config_hash: str | None = None) -> Result:
@@ -96,6 +98,7 @@ class FitRun:
     datasets: list[dict]
     fitted: int = 0
     cached: int = 0
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)  #: model id -> the dataset it was fitted on
 
 
 def _load_datasets(cfg: AnalysisConfig) -> tuple[dict[str, Dataset], dict[str, str]]:
@@ -198,14 +201,34 @@ def _fit_all(cfg: AnalysisConfig, *, executor=None, cache=None, progress: bool =
         if payload.ok:
             results[model.id] = to_result(payload, model, cfg.config_hash)
         elif main:
-            raise payload.error
+            raise _located(payload.error, cfg, model)
         else:
             failures[model.id] = payload.error
     summary = [
         {"name": d.name, "sha256": d.data_hash, "rows": int(d.frame.shape[0]), "columns": int(d.frame.shape[1])}
         for d in sorted(datasets.values(), key=lambda d: d.name)
     ]
-    return FitRun(results, failures, summary, fitted=len(todo), cached=cached)
+    frames = {m.id: datasets[source_of[m.id]].frame for m in cfg.spec.models if m.id not in grid_ids}
+    return FitRun(results, failures, summary, fitted=len(todo), cached=cached, frames=frames)
+
+
+def _located(exc: BaseException, cfg: AnalysisConfig, model: ModelSpec) -> BaseException:
+    """A user error raised while fitting, pointed at the analysis file and the model's key path.
+
+    Errors that already name a file (a user's dataset) keep it; a shipped dataset's name is kept in
+    the message.
+    """
+    if not isinstance(exc, UserInputError):
+        return exc
+    if exc.source is not None and Path(exc.source).is_file():
+        return exc
+    index = next(i for i, m in enumerate(cfg.spec.models) if m.id == model.id)
+    if exc.source is not None:
+        exc.message = f"dataset {exc.source!r}: {exc.message}"
+    exc.source = str(cfg.path)
+    exc.where = exc.where if exc.where and exc.where.startswith("models[") else f"models[{index}] (id {model.id!r})"
+    exc.args = (exc._compose(),)
+    return exc
 
 
 def _codebook_labels() -> dict[str, str]:
@@ -258,11 +281,7 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
     fits = _fit_all(cfg, executor=runner, cache=store, progress=progress)
     results = fits.results
     labels = _codebook_labels()
-    tables = {}
-    for spec in cfg.spec.tables:
-        model = build_table([results[m] for m in spec.models], spec, labels)
-        tables[spec.id] = (model, list(spec.formats))
-    artefacts = []
+    artefacts, replication_failures = _study_artefacts(cfg, results, fits.frames, labels)
     formats = appendix_formats(cfg)
     for table_id, model in appendix_tables(cfg, results, labels).items():
         artefacts.append(Artefact("table", table_id, model.title, "Robustness", tuple(formats[table_id]), table=model))
@@ -279,8 +298,8 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
                                   "Robustness", ("csv",), table=_specifications_table(grid)))
     grid_ids = set(grid_model_ids(cfg))
     shown = {mid: r for mid, r in results.items() if mid not in grid_ids}
-    render = dict(cfg=cfg, results=shown, tables=tables, artefacts=artefacts, datasets=fits.datasets,
-                  versions=library_versions())
+    render = dict(cfg=cfg, results=shown, artefacts=artefacts, datasets=fits.datasets,
+                  versions=library_versions(), summary={"replication_failures": replication_failures})
     stats = {"fitted": fits.fitted, "cached": fits.cached, "failed": len(fits.failures)}
     if check:
         scratch = Path(tempfile.mkdtemp(prefix="c2stats-check-"))
@@ -289,12 +308,76 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
             differences = compare_folders(out_dir, scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return RunSummary(cfg.id, out_dir, results, tuple(files), tuple(differences), checked=True, stats=stats)
+        return RunSummary(cfg.id, out_dir, results, tuple(files), tuple(differences), checked=True, stats=stats,
+                          replication_failures=tuple(replication_failures))
     recover(out_dir)
     with staging(out_dir) as tmp:
         files = write_report_files(tmp, **render)
         publish(tmp, out_dir)
-    return RunSummary(cfg.id, out_dir, results, tuple(files), stats=stats)
+    return RunSummary(cfg.id, out_dir, results, tuple(files), stats=stats,
+                      replication_failures=tuple(replication_failures))
+
+
+def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Mapping[str, pd.DataFrame],
+                     labels: dict[str, str]) -> tuple[list, list[str]]:
+    """Tables, hypothesis verdicts, figures, diagnostics and replications, in report order."""
+    from .diagnostics import diagnostics_notes, diagnostics_summary
+    from .report import Artefact
+    from .tables import frame_table
+
+    artefacts: list = []
+    for spec in cfg.spec.tables:
+        members = [results[m] for m in spec.models]
+        model = build_table(members, spec, labels)
+        extra = [n for n in diagnostics_notes(members) if n not in model.notes]
+        if extra:
+            model = dataclasses.replace(model, notes=(*model.notes, *extra))
+        artefacts.append(Artefact("table", spec.id, model.title, "Tables", tuple(spec.formats), table=model))
+    if cfg.spec.hypotheses:
+        from .hypotheses import evaluate_hypotheses, verdict_display
+
+        try:
+            verdicts = evaluate_hypotheses(cfg.spec.hypotheses, results)
+        except UserInputError as exc:
+            exc.source = str(cfg.path)
+            exc.args = (exc._compose(),)
+            raise
+        frame, notes = verdict_display(verdicts)
+        table = frame_table(frame, "Hypotheses: verdicts", notes, table_id="hypotheses")
+        formats = sorted({f for t in cfg.spec.tables for f in t.formats} | {"md", "csv"}, key=_FORMAT_ORDER.index)
+        artefacts.append(Artefact("table", "hypotheses", "Verdicts of the declared hypotheses", "Hypotheses",
+                                  tuple(formats), table=table,
+                                  caption="One row per hypothesis and model (and moderator value); estimates on "
+                                          "the model's scale; p-values adjusted within each declared family."))
+    if cfg.spec.figures:
+        from .figures import build_figure
+
+        for spec in cfg.spec.figures:
+            figure = build_figure(spec, results, {m: frames[m] for m in spec.models if m in frames})
+            artefacts.append(Artefact("figure", spec.id, spec.title or spec.id, "Figures", tuple(spec.formats),
+                                      figure=figure))
+    main_ids = [m.id for m in cfg.spec.models if m.id in results]
+    summary = diagnostics_summary({m: results[m] for m in main_ids})
+    if len(summary):
+        artefacts.append(Artefact("table", "diagnostics", "Diagnostics by model", "Diagnostics", ("md", "csv"),
+                                  table=frame_table(summary, "Diagnostics by model", table_id="diagnostics"),
+                                  caption="Proportional hazards (cox.zph), separation, collinearity (VIF) and "
+                                          "convergence, run for the families they concern."))
+    failures: list[str] = []
+    if cfg.spec.replications:
+        from .replication import compare, display_frame, failures as replication_lines, notes
+
+        for spec in cfg.spec.replications:
+            frame = compare(spec, results[spec.model])
+            failures += replication_lines({spec.id: frame})
+            table = frame_table(display_frame(spec, frame), f"Replication: {spec.source}", notes(spec),
+                                table_id=spec.id)
+            artefacts.append(Artefact("table", spec.id, f"Replication of {spec.source}", "Replications",
+                                      tuple(spec.formats), table=table))
+    return artefacts, failures
+
+
+_FORMAT_ORDER = ["md", "tex", "html", "csv", "docx"]
 
 
 def _specifications_table(grid):

@@ -172,9 +172,6 @@ FILES = ("analysis.toml", "arr.csv")
 MODEL0 = ("model 'cox_base'", "models[0] (id 'cox_base')")
 #: An absolute path outside the test folder that an escaping id would write to; it must never appear.
 OUTSIDE = "/tmp/c2stats_battery_escape"
-XFAIL_SOURCE = ("integrator: errors raised while fitting (separation, sample evaluation) carry no file; "
-                "pipeline._fit_all should set source to the analysis file and where to models[i] (id ...)")
-
 CASES = [
     # ---- the analysis file itself ---------------------------------------------------------------
     pytest.param(Case(edit(('title = "Bad-input battery"', 'title = "Bad-input battery')),
@@ -373,9 +370,9 @@ CASES = [
                       ("analysis.toml", "models[0] (id 'cox_base').formula")), id="formula-syntax"),
     # ---- sample restrictions -------------------------------------------------------------------------
     pytest.param(Case(model('sample = "c2_indx > 0"'), (FILES, MODEL0, "sample", "'c2_indx'", "did you mean 'c2_index'?")),
-                 id="sample-unknown-column", marks=pytest.mark.xfail(strict=True, reason=XFAIL_SOURCE)),
+                 id="sample-unknown-column"),
     pytest.param(Case(model("sample = 'form > 3'"), (FILES, MODEL0, "sample", "cannot compare")),
-                 id="sample-type-mismatch", marks=pytest.mark.xfail(strict=True, reason=XFAIL_SOURCE)),
+                 id="sample-type-mismatch"),
     pytest.param(Case(model("sample = \"__import__('os').system('touch pwned')\""),
                       ("analysis.toml", "models[0] (id 'cox_base').sample", "function call is not allowed")),
                  id="sample-import-injection"),
@@ -482,10 +479,10 @@ CASES = [
                       data=lambda df: df.assign(sep=df["informal"] * 2 - 1 + df["c2_index"] * 0.0),
                       expect=(FILES, ("model 'logit_form'", "models[1] (id 'logit_form')"), "separated by",
                               "'sep'", "on_separation = 'firth'")),
-                 id="separation-without-remedy", marks=pytest.mark.xfail(strict=True, reason=XFAIL_SOURCE)),
+                 id="separation-without-remedy"),
     pytest.param(Case(edit(("informal ~ c2_index + n_members", "c2_index ~ n_members")),
                       expect=(FILES, ("model 'logit_form'", "(id 'logit_form')"), "'c2_index'", "0/1")),
-                 id="binary-response-not-0-1", marks=pytest.mark.xfail(strict=True, reason=XFAIL_SOURCE)),
+                 id="binary-response-not-0-1"),
     pytest.param(Case(model('on_collinear = "error"', text=cox_formula("~ c2_index + n_members + c2x2")),
                       data=lambda df: df.assign(c2x2=2 * df["c2_index"]),
                       expect=("arr.csv", "model 'cox_base'", "rank deficient", "'c2x2'", "Remove it from the formula")),
@@ -542,14 +539,14 @@ DEGENERATE = [
     pytest.param(Case(LOGIT_ONLY + 'vcov = { type = "cluster", groups = "region" }\n',
                       data=lambda df: df.assign(region="asia"), expect=(FILES, ("model 'logit_form'", "(id 'logit_form')"),
                                                                          "region", "cluster")),
-                 id="cluster-vcov-one-cluster", marks=pytest.mark.xfail(strict=True, reason=XFAIL_SOURCE)),
+                 id="cluster-vcov-one-cluster"),
     pytest.param(Case(LOGIT_ONLY.replace("c2_index + n_members", "c2_index + region")
                       + 'vcov = { type = "cluster", groups = "region" }\n',
                       data=lambda df: df.head(3).assign(informal=0, region=["asia", "europe", "americas"]),
                       expect=(FILES, ("model 'logit_form'", "(id 'logit_form')"))), id="cluster-vcov-n-equals-k"),
     pytest.param(Case(OLS_ONLY, data=lambda df: df.head(3).assign(n_members=[2, 3, 5], duration=[1.0, 4.0, 2.0]),
                       expect=(FILES, ("model 'ols_c2'", "(id 'ols_c2')"), "no residual degrees of freedom")),
-                 id="ols-n-equals-k", marks=pytest.mark.xfail(strict=True, reason=XFAIL_SOURCE)),
+                 id="ols-n-equals-k"),
 ]
 
 
