@@ -74,6 +74,16 @@ def _cmd_run(args) -> int:
     return EXIT_CHECK_FAILED if replication_failed else EXIT_OK
 
 
+def _option_of(filename: str, args) -> str | None:
+    """The command-line option whose path ``filename`` lies under (to name it in the message)."""
+    for option, attr in (("--out", "out"), ("--cache-dir", "cache_dir")):
+        value = getattr(args, attr, None)
+        if value is not None and (filename == str(value) or filename.startswith(str(value).rstrip("/") + "/")
+                                  or str(value).startswith(filename.rstrip("/") + "/")):
+            return option
+    return None
+
+
 def _report_replications(summary) -> bool:
     """Print replicated numbers outside their tolerance (the run then exits 1); True if any."""
     for line in summary.replication_failures:
@@ -139,6 +149,11 @@ def _cmd_data(args) -> int:
         return EXIT_OK
     from .data import load_dataset
 
+    if args.unit is not None and args.unit not in datasets.UNITS:
+        from ._spec import suggest
+
+        raise UserInputError(f"--unit: unknown unit {args.unit!r}{suggest(args.unit, list(datasets.UNITS))}; "
+                             f"the units are {', '.join(datasets.UNITS)}.")
     ref = args.dataset if args.unit is None else {"path": args.dataset, "unit": args.unit}
     if isinstance(ref, dict):
         from .config import DatasetRef
@@ -167,6 +182,19 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("interrupted; the previous report is untouched.", file=sys.stderr)
             return 130
+        except OSError as exc:  # a path the user gave that cannot be written (or read)
+            if exc.filename is None:
+                print(f"internal error: {type(exc).__name__}: {exc}\n({BUG_HINT})", file=sys.stderr)
+                return EXIT_INTERNAL
+            option = _option_of(str(exc.filename), args)
+            if option:
+                value = getattr(args, option.lstrip("-").replace("-", "_"))
+                print(f"error: {option} {value}: cannot write there ({exc.filename}: {exc.strerror or exc}); "
+                      f"choose another path for {option}.", file=sys.stderr)
+            else:
+                print(f"error: {exc.filename}: {exc.strerror or exc}; check the path and its permissions.",
+                      file=sys.stderr)
+            return EXIT_BAD_INPUT
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             print(f"internal error: {type(exc).__name__}: {exc}\n({BUG_HINT})", file=sys.stderr)
             return EXIT_INTERNAL

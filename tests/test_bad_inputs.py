@@ -274,22 +274,13 @@ CASES = [
                  id="escape-table-id-absolute"),
     # ---- command line: output and cache folders, other commands -------------------------------------
     pytest.param(Case(command=("run", ANALYSIS, "--out", "analysis.toml/report"),
-                      expect=("analysis.toml/report", "--out")), id="cli-out-under-a-file",
-                 marks=xfail("cli.main / report.staging", "an unusable --out (here under a file) is 'internal error: "
-                             "FileExistsError' (exit 3); map OSError while writing to exit 2 naming the path")),
+                      expect=("analysis.toml/report", "--out")), id="cli-out-under-a-file"),
     pytest.param(Case(command=("run", ANALYSIS, "--cache-dir", "analysis.toml/cache"),
-                      expect=("analysis.toml/cache", "--cache-dir")), id="cli-cache-dir-under-a-file",
-                 marks=xfail("cli.main / cache.FitCache", "an unusable --cache-dir is 'internal error: "
-                             "NotADirectoryError' (exit 3); say the folder cannot be created and how to choose another")),
+                      expect=("analysis.toml/cache", "--cache-dir")), id="cli-cache-dir-under-a-file"),
     pytest.param(Case(command=("schema", "--out", "nowhere/schema.json"), expect=("nowhere/schema.json",)),
-                 id="cli-schema-out-missing-folder",
-                 marks=xfail("cli._cmd_schema", "writing to a missing folder is 'internal error: FileNotFoundError' "
-                             "(exit 3)")),
+                 id="cli-schema-out-missing-folder"),
     pytest.param(Case(command=("data", "describe", DATA, "--unit", "arrangement"),
-                      expect=("'arrangement'", "arrangements")), id="cli-data-describe-unknown-unit",
-                 marks=xfail("cli._cmd_data", "DatasetRef(**ref) raises a multi-line pydantic ValidationError, "
-                             "reported as an internal error (exit 3); check the unit first (datasets._check_unit "
-                             "has the message) or give --unit choices")),
+                      expect=("'arrangement'", "arrangements")), id="cli-data-describe-unknown-unit"),
     pytest.param(Case(command=("data", "describe", DATA, "--unit", "arrangements"),
                       data=set_cell(9, "duration", -2.0), expect=("arr.csv", "column 'duration'", "row 10")),
                  id="cli-data-describe-bad-file"),
@@ -498,9 +489,7 @@ CASES = [
     pytest.param(Case(BASE + '\n[[hypotheses]]\nid = "H1"\nstatement = "C2 lengthens"\nmodels = ["cox_base"]\n'
                              'test = "c2_indx < 0"\n',
                       ("analysis.toml", "hypotheses[0] (id 'H1')", "'c2_indx'", "c2_index")),
-                 id="hypothesis-names-missing-term",
-                 marks=pytest.mark.xfail(strict=True, reason="needs hypotheses (test terms checked against the "
-                                                              "model's terms); remove when wired")),
+                 id="hypothesis-names-missing-term"),
 ]
 
 # ----------------------------------------------------------------------------------------------
