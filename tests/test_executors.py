@@ -223,3 +223,14 @@ def test_run_summary_counts_and_payload_round_trip(analysis, serial, tmp_path):
     payload = SerialExecutor().run([task], {"k": datasets[source_of["cox"]]})[0]
     result = to_result(payload)
     assert result.raw is None and result.meta["config_hash"] == "hash"
+
+
+def test_dask_chunks_keep_one_dataset_per_chunk_and_every_task_once():
+    from c2stats.executors import _chunks
+
+    tasks = [FitTask(i, None, "a" if i % 3 else "b") for i in range(200)]
+    chunks = _chunks(tasks, workers=2)
+    assert sorted(t.index for c in chunks for t in c) == list(range(200))
+    assert all(len({t.source for t in c}) == 1 for c in chunks)
+    assert max(len(c) for c in chunks) == 8 and len(chunks) >= 16
+    assert [len(c) for c in _chunks(tasks[:10], workers=2)] == [1] * 10  # few tasks: one per chunk
