@@ -47,7 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     build = dsub.add_parser("build", help="rebuild the shipped dataset from its vendored sources")
     build.add_argument("--dest", type=Path, default=None, help="output folder (default: the package's built data)")
-    build.add_argument("--coding", type=Path, default=None, help="C2 coding file (default: the shipped coding)")
+    build.add_argument("--coding", default=None,
+                       help="C2 coding: a shipped name (default, provisions_only) or a .toml file (default: default)")
+    build.add_argument("--window", type=int, nargs=2, metavar=("FIRST", "LAST"), default=None,
+                       help="first and last year of arrangement_years and dyad_years (default 1980 2010)")
+    build.add_argument("--directed", action="store_true", help="dyad_years in both directions of every dyad")
     desc = dsub.add_parser("describe", help="summarise a dataset (a shipped unit name or a file)")
     desc.add_argument("dataset", help="e.g. arrangements, or path/to/file.csv")
     desc.add_argument("--unit", default=None, help="check the file against this unit's schema")
@@ -143,7 +147,15 @@ def _cmd_data(args) -> int:
     except ImportError:
         raise UserInputError("the coded dataset is not available in this installation.") from None
     if args.data_command == "build":
-        paths = datasets.build(args.dest, coding=args.coding)
+        if args.window is not None and not (datasets.WINDOW_LIMITS[0] <= args.window[0] <= args.window[1]
+                                            <= datasets.WINDOW_LIMITS[1]):
+            raise UserInputError(f"--window {args.window[0]} {args.window[1]}: give FIRST <= LAST within "
+                                 f"{datasets.WINDOW_LIMITS[0]}-{datasets.WINDOW_LIMITS[1]}.")
+        if (args.window is not None or args.directed or args.coding not in (None, "default")) and args.dest is None:
+            raise UserInputError("--coding, --window and --directed build a variant: give --dest FOLDER (the "
+                                 "shipped files are the default build and stay as they are).")
+        paths = datasets.build(args.dest, coding=args.coding, window=tuple(args.window) if args.window else None,
+                               directed=args.directed)
         for unit, path in paths.items():
             print(f"{unit}: {path}")
         return EXIT_OK

@@ -118,3 +118,34 @@ def test_schema_command_prints_json():
 def test_missing_file_is_bad_input(args):
     proc = run_cli(*args)
     assert proc.returncode == 2 and "file not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["data", "build", "--window", "2000", "1990"], "--window 2000 1990: give FIRST <= LAST"),
+    (["data", "build", "--window", "1990", "2000"], "give --dest FOLDER"),
+    (["data", "build", "--coding", "provisions_only"], "give --dest FOLDER"),
+    (["data", "build", "--directed"], "give --dest FOLDER"),
+])
+def test_data_build_variants_never_overwrite_the_shipped_files(capsys, argv, message):
+    from c2stats.cli import main
+    from c2stats.datasets import BUILT_DIR
+
+    before = {p.name: p.read_bytes() for p in BUILT_DIR.iterdir()}
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in BUILT_DIR.iterdir()} == before
+
+
+def test_data_build_window_and_direction(tmp_path, capsys):
+    import gzip
+
+    from c2stats.cli import main
+
+    assert main(["data", "build", "--window", "1995", "1996", "--directed", "--dest", str(tmp_path)]) == 0
+    with gzip.open(tmp_path / "dyad_years.csv.gz", "rt") as fh:
+        header = fh.readline().strip().split(",")
+        rows = [line.split(",") for line in fh]
+    years = {r[header.index("year")] for r in rows}
+    assert years == {"1995", "1996"}
+    pairs = {(r[0], r[1], r[2]) for r in rows}
+    assert all((b, a, y) in pairs for a, b, y in list(pairs)[:200])
