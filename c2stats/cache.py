@@ -31,7 +31,8 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 CACHE_FORMAT = 1
 #: Model keys that only label the fit; they are left out of the key and refreshed on read.
@@ -190,3 +191,32 @@ class FitCache:
 
     def __len__(self) -> int:
         return sum(1 for _ in self.folder.glob("*/*.pkl")) if self.folder.is_dir() else 0
+
+
+class LazyResults(Mapping):
+    """Model id -> Result, each built from its payload on first access (a grid's thousand Results
+    are not built unless asked for). :meth:`views` reads tidy/glance/meta without building."""
+
+    def __init__(self, entries: Mapping[str, tuple[Payload, Any]], config_hash: str | None):
+        self._entries = dict(entries)
+        self._config_hash = config_hash
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, key: str):
+        if key not in self._built:
+            payload, model = self._entries[key]
+            self._built[key] = to_result(payload, model, self._config_hash)
+        return self._built[key]
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def views(self) -> dict[str, Any]:
+        """Id -> an object with the payload's ``tidy``, ``glance`` and ``meta`` (read-only use)."""
+        from types import SimpleNamespace
+
+        return {k: SimpleNamespace(tidy=p.result["tidy"], glance=p.result["glance"], meta=p.result["meta"])
+                for k, (p, _) in self._entries.items()}

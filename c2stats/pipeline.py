@@ -93,7 +93,7 @@ class FitRun:
     config order), the grid specifications that failed, the dataset summary for the manifest and
     how many fits were computed, read from the cache or shared with an identical spec."""
 
-    results: dict[str, Result]
+    results: Mapping[str, Result]  #: built from the fits on first access (c2stats.cache.LazyResults)
     failures: dict[str, BaseException]
     datasets: list[dict]
     fitted: int = 0
@@ -159,7 +159,7 @@ def _fit_all(cfg: AnalysisConfig, *, executor=None, cache=None, progress: bool =
     and overlays are re-emitted in config order; those of grid specifications stay in their
     Results' ``meta['warnings']``.
     """
-    from .cache import Payload, fit_key, to_result
+    from .cache import LazyResults, Payload, fit_key
     from .executors import FitTask, Progress, SerialExecutor
     from .robustness import grid_model_ids
 
@@ -190,7 +190,7 @@ def _fit_all(cfg: AnalysisConfig, *, executor=None, cache=None, progress: bool =
         payloads[task.model.id] = payload
         if cache is not None:
             cache.store(keys[task.model.id], payload)
-    results: dict[str, Result] = {}
+    entries: dict[str, tuple[Payload, ModelSpec]] = {}
     failures: dict[str, BaseException] = {}
     for model in cfg.spec.models:
         payload = payloads[model.id]
@@ -199,7 +199,7 @@ def _fit_all(cfg: AnalysisConfig, *, executor=None, cache=None, progress: bool =
             for category, message in payload.warnings:
                 warnings.warn(message, category, stacklevel=2)
         if payload.ok:
-            results[model.id] = to_result(payload, model, cfg.config_hash)
+            entries[model.id] = (payload, model)
         elif main:
             raise _located(payload.error, cfg, model)
         else:
@@ -209,7 +209,8 @@ def _fit_all(cfg: AnalysisConfig, *, executor=None, cache=None, progress: bool =
         for d in sorted(datasets.values(), key=lambda d: d.name)
     ]
     frames = {m.id: datasets[source_of[m.id]].frame for m in cfg.spec.models if m.id not in grid_ids}
-    return FitRun(results, failures, summary, fitted=len(todo), cached=cached, frames=frames)
+    return FitRun(LazyResults(entries, cfg.config_hash), failures, summary, fitted=len(todo), cached=cached,
+                  frames=frames)
 
 
 def _located(exc: BaseException, cfg: AnalysisConfig, model: ModelSpec) -> BaseException:
@@ -280,8 +281,10 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
     store = FitCache(cache_dir, write=not check) if cache else None
     fits = _fit_all(cfg, executor=runner, cache=store, progress=progress)
     results = fits.results
+    grid_ids = set(grid_model_ids(cfg))
+    shown = {mid: results[mid] for mid in results if mid not in grid_ids}  # grid specs: in the grid's outputs
     labels = _codebook_labels()
-    artefacts, replication_failures = _study_artefacts(cfg, results, fits.frames, labels)
+    artefacts, replication_failures = _study_artefacts(cfg, shown, fits.frames, labels)
     formats = appendix_formats(cfg)
     for table_id, model in appendix_tables(cfg, results, labels).items():
         artefacts.append(Artefact("table", table_id, model.title, "Robustness", tuple(formats[table_id]), table=model))
@@ -296,8 +299,6 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
             artefacts.append(Artefact("table", table_id, model.title, "Robustness", tuple(grid.formats), table=model))
         artefacts.append(Artefact("table", f"{gid}_specifications", f"{grid.grid.title or gid}: every specification",
                                   "Robustness", ("csv",), table=_specifications_table(grid)))
-    grid_ids = set(grid_model_ids(cfg))
-    shown = {mid: r for mid, r in results.items() if mid not in grid_ids}
     render = dict(cfg=cfg, results=shown, artefacts=artefacts, datasets=fits.datasets,
                   versions=library_versions(), summary={"replication_failures": replication_failures})
     stats = {"fitted": fits.fitted, "cached": fits.cached, "failed": len(fits.failures)}

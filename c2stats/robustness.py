@@ -880,8 +880,11 @@ def grid_outputs(cfg, results: dict[str, "Result"], failures: dict[str, str] | N
     grid = cfg.spec.grid
     if grid is None:
         return None
+    from .cache import LazyResults
+
     design = grid_design(grid, cfg.spec.robustness)
-    specs = speccurve.specification_frame(design.frame(), results, failures or {}, focal=grid.focal)
+    lookup = results.views() if isinstance(results, LazyResults) else results  # no need to build a Result each
+    specs = speccurve.specification_frame(design.frame(), lookup, failures or {}, focal=grid.focal)
     summary = speccurve.summarise(specs, expected_sign=grid.expected_sign, alpha=grid.alpha,
                                   exponentiate=grid.exponentiate)
     axes = {name: [c.label for c in choices] for name, choices in design.axes.items()}

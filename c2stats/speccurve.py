@@ -260,15 +260,16 @@ def _draw_curve(specs, axes, *, focal, alpha, expected_sign, exponentiate, title
     names = [SCALE_NAMES.get(s, (s, s))[1 if exponentiate else 0] for s in distinct] or ["estimate"]
     top.set_ylabel(f"{focal}\n({', '.join(names)})")
     if len(distinct) > 1:
-        top.legend(loc="best", fontsize="small", title="scale (not comparable)", title_fontsize="small")
+        scales_legend = top.legend(loc="upper left", fontsize="small", title="scale (not comparable)",
+                                   title_fontsize="small", markerscale=max(1.0, 24 / size))
+        top.add_artist(scales_legend)
     legend = [Line2D([], [], marker="o", linestyle="", color=COLOURS["expected"],
                      label=(f"{expected_sign} and p < {alpha:g}" if expected_sign else f"p < {alpha:g}")),
               Line2D([], [], marker="o", linestyle="", color=COLOURS["neutral"], label=f"p ≥ {alpha:g}")]
     if expected_sign:
         legend.insert(1, Line2D([], [], marker="o", linestyle="", color=COLOURS["opposite"],
                                 label=f"opposite sign and p < {alpha:g}"))
-    if len(distinct) <= 1:
-        top.legend(handles=legend, loc="best", fontsize="small", frameon=False)
+    top.legend(handles=legend, loc="lower right" if len(distinct) > 1 else "best", fontsize="small", frameon=False)
     if title:
         top.set_title(title)
     top.tick_params(labelbottom=False)
