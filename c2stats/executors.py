@@ -188,17 +188,25 @@ class Executor:
 
     name = "executor"
 
-    def run(self, tasks: Sequence[FitTask], sources: Mapping[str, Any], progress: Progress | None = None) -> list[Payload]:
-        """Payloads of ``tasks`` in task order (``sources`` maps dataset keys to Datasets)."""
+    def run(self, tasks: Sequence[FitTask], sources: Mapping[str, Any], progress: Progress | None = None,
+            on_done: Callable[[FitTask, Payload], None] | None = None) -> list[Payload]:
+        """Payloads of ``tasks`` in task order (``sources`` maps dataset keys to Datasets).
+
+        ``on_done(task, payload)`` is called in this process as each fit completes (in completion
+        order), e.g. to cache it at once so that an interrupted run resumes where it stopped.
+        """
         raise NotImplementedError
 
     @staticmethod
-    def _collect(tasks: Sequence[FitTask], progress: Progress | None) -> tuple[dict[int, int], list, Callable]:
+    def _collect(tasks: Sequence[FitTask], progress: Progress | None,
+                 on_done: Callable[[FitTask, Payload], None] | None = None) -> tuple[dict[int, int], list, Callable]:
         position = {t.index: i for i, t in enumerate(tasks)}
         out: list[Payload | None] = [None] * len(tasks)
 
         def record(index: int, payload: Payload) -> None:
             out[position[index]] = payload
+            if on_done is not None:
+                on_done(tasks[position[index]], payload)
             if progress is not None:
                 progress.update(failed=not payload.ok)
 
@@ -210,8 +218,8 @@ class SerialExecutor(Executor):
 
     name = "serial"
 
-    def run(self, tasks, sources, progress=None):
-        _, out, record = self._collect(tasks, progress)
+    def run(self, tasks, sources, progress=None, on_done=None):
+        _, out, record = self._collect(tasks, progress, on_done)
         with single_threaded_blas():
             for task in tasks:
                 record(task.index, fit_task(task, sources[task.source]))
@@ -275,15 +283,15 @@ class ProcessExecutor(Executor):
         self.min_tasks = min_tasks
         self.start_method = start_method or default_start_method()
 
-    def run(self, tasks, sources, progress=None):
+    def run(self, tasks, sources, progress=None, on_done=None):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from concurrent.futures.process import BrokenProcessPool
 
         n = min(self.jobs, len(tasks))
         if n <= 1 or len(tasks) < self.min_tasks:
-            return SerialExecutor().run(tasks, sources, progress)
-        _, out, record = self._collect(tasks, progress)
+            return SerialExecutor().run(tasks, sources, progress, on_done)
+        _, out, record = self._collect(tasks, progress, on_done)
         used = {t.source for t in tasks}
         shipped = {k: v for k, v in sources.items() if k in used}
         context = multiprocessing.get_context(self.start_method)
@@ -355,11 +363,11 @@ class DaskExecutor(Executor):
         self.client = client
         _require_distributed()
 
-    def run(self, tasks, sources, progress=None):
+    def run(self, tasks, sources, progress=None, on_done=None):
         distributed = _require_distributed()
         if not tasks:
             return []
-        _, out, record = self._collect(tasks, progress)
+        _, out, record = self._collect(tasks, progress, on_done)
         client, cluster = self.client, None
         try:
             if client is None:

@@ -182,14 +182,17 @@ def _fit_all(cfg: AnalysisConfig, *, executor=None, cache=None, progress: bool =
             todo.append(FitTask(len(todo), model, source, cfg.config_hash))
     shipped = {k: _shipped(d, [t.model for t in todo if t.source == k]) for k, d in datasets.items()}
     bar = Progress(len(todo), desc=f"{cfg.id}: fits", enabled=progress)
+
+    def stored(task: FitTask, payload: Payload) -> None:  # at once: a killed run resumes from here
+        if cache is not None:
+            cache.store(keys[task.model.id], payload)
+
     try:
-        outcomes = executor.run(todo, shipped, bar) if todo else []
+        outcomes = executor.run(todo, shipped, bar, on_done=stored) if todo else []
     finally:
         bar.close()
     for task, payload in zip(todo, outcomes):
         payloads[task.model.id] = payload
-        if cache is not None:
-            cache.store(keys[task.model.id], payload)
     entries: dict[str, tuple[Payload, ModelSpec]] = {}
     failures: dict[str, BaseException] = {}
     for model in cfg.spec.models:

@@ -199,8 +199,6 @@ def test_kill_from_outside_as_soon_as_staging_starts(tmp_path, monkeypatch, prev
     assert leftovers(reports) == []
 
 
-@pytest.mark.xfail(strict=True, reason="needs the fit cache written as each fit completes (pipeline._fit_all stores "
-                                       "fits only after executor.run returns them all); remove when wired")
 def test_interrupted_grid_resumes_from_the_cache(tmp_path):
     clean = write_case(tmp_path / "clean", BASE + GRID)
     assert killed_run(clean, "fits", 0).returncode == 0
