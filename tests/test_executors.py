@@ -100,9 +100,27 @@ def test_process_pool_results_are_byte_identical_to_serial(analysis, serial, tmp
 
 def test_dask_local_cluster_results_are_byte_identical_to_serial(analysis, serial, tmp_path):
     pytest.importorskip("distributed")
-    fits, files = run_with(analysis, DaskExecutor(jobs=2), tmp_path)
+    fits, files = run_with(analysis, DaskExecutor(jobs=2), tmp_path / "local")
     assert files == serial[1]
     assert {k: str(v) for k, v in fits.failures.items()} == {k: str(v) for k, v in serial[0].failures.items()}
+
+
+def test_dask_scheduler_address_is_used(analysis, serial, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    import logging
+
+    from c2stats.executors import local_cluster_config
+
+    with local_cluster_config():
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None,
+                                           silence_logs=logging.ERROR)
+    try:
+        executor = make_executor(None, scheduler=cluster.scheduler_address)
+        assert executor.name == "dask"
+        fits, files = run_with(analysis, executor, tmp_path)
+        assert files == serial[1]
+    finally:
+        cluster.close()
 
 
 def test_failing_specifications_are_recorded_with_their_error(serial):
