@@ -31,7 +31,7 @@ the row's event times, so no n x p x p array is ever formed and an iteration cos
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as _sparse
@@ -948,18 +948,24 @@ def fit_cox(
 # --------------------------------------------------------------------------------------------
 
 
-def score_residuals(fit: CoxFit, X: np.ndarray, *, weighted: bool = False) -> np.ndarray:
-    """Score residuals (n x p) at ``fit.coef``, as R's ``residuals(fit, type = "score")``.
-
-    ``X`` must be the covariate matrix the fit was computed from. Efron-form under Efron ties;
-    rows never at risk get zeros. ``weighted=True`` multiplies by the case weights.
-    """
+def fit_matrix(fit: CoxFit, X: np.ndarray) -> tuple[np.ndarray, Any, Any]:
+    """``X`` as a 2-d float matrix checked against ``fit``, with the fit's risk sets and state."""
     rs, state = fit._risk, fit._state
     x = np.asarray(X, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
     if rs is None or state is None or x.shape[0] != rs.n:
         raise ValueError(f"X has {x.shape[0]} rows but the fit has {fit.n}")
+    return x, rs, state
+
+
+def score_residuals(fit: CoxFit, X: np.ndarray, *, weighted: bool = False) -> np.ndarray:
+    """Score residuals (n x p) at ``fit.coef``, as R's ``residuals(fit, type = "score")``.
+
+    ``X`` must be the covariate matrix the fit was computed from. Efron-form under Efron ties;
+    rows never at risk get zeros. ``weighted=True`` multiplies by the case weights.
+    """
+    x, rs, state = fit_matrix(fit, X)
     xs = (x[rs.rows] - fit._center) * fit._scale
     out = _to_rows(rs, _score_resid_active(rs, xs, state) / fit._scale)
     if weighted:

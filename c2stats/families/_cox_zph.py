@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
-from ._cox_engine import CoxFit, _aeq_surv, _seg_cumsum_padded
+from ._cox_engine import CoxFit, _aeq_surv, _seg_cumsum_padded, fit_matrix
 
 __all__ = ["CoxZph", "ZphResiduals", "cox_zph", "scaled_schoenfeld"]
 
@@ -81,12 +81,7 @@ def _transformed_times(stop, status, start, transform) -> np.ndarray:
 
 
 def _zph_core(fit: CoxFit, X, time, event, entry, transform) -> _ZphCore:
-    rs, state = fit._risk, fit._state
-    x = np.asarray(X, dtype=float)
-    if x.ndim == 1:
-        x = x[:, None]
-    if rs is None or state is None or x.shape[0] != rs.n:
-        raise ValueError(f"X has {x.shape[0]} rows but the fit has {fit.n}")
+    x, rs, state = fit_matrix(fit, X)
     if transform not in ("km", "identity", "rank", "log"):
         raise ValueError(f"transform must be 'km', 'identity', 'rank' or 'log', got {transform!r}")
     stop = np.asarray(time, dtype=float)
