@@ -227,6 +227,7 @@ def _located(exc: BaseException, cfg: AnalysisConfig, model: ModelSpec) -> BaseE
     if exc.source is not None and Path(exc.source).is_file():
         return exc
     index = next(i for i, m in enumerate(cfg.spec.models) if m.id == model.id)
+    exc.message = exc.message.removeprefix(f"model {model.id!r}: ")  # the key path names the model
     if exc.source is not None:
         exc.message = f"dataset {exc.source!r}: {exc.message}"
     exc.source = str(cfg.path)

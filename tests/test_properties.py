@@ -257,24 +257,6 @@ def write_folder(folder: Path, toml_text: str | bytes, frame: pd.DataFrame | Non
     return path
 
 
-def has_control_characters(obj) -> bool:
-    """Does any string (key or value) of the document hold a line break or other control character?"""
-    if isinstance(obj, str):
-        return not obj.isprintable()
-    if isinstance(obj, dict):
-        return any(has_control_characters(k) or has_control_characters(v) for k, v in obj.items())
-    if isinstance(obj, list):
-        return any(has_control_characters(v) for v in obj)
-    return False
-
-
-def raw_control_bug(doc, message: str) -> bool:
-    """A known bug (tests/test_bad_inputs.py [unknown-key-with-newline], [id-with-newline-in-suggestions]): key
-    paths and the lists of valid names show user strings raw, so a control character in the file can split
-    the message. Tolerated only when the document has such a character; delete when fixed."""
-    return has_control_characters(doc) and len(message.strip().splitlines()) > 1
-
-
 def assert_one_error_line(err: str) -> None:
     assert "Traceback" not in err and "internal error" not in err, err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -295,7 +277,7 @@ def test_generated_analysis_files_load_or_raise_config_error(doc):
             message = str(exc)
             assert "analysis.toml" in message or "base.toml" in message or "nope.toml" in message, message
             assert "Traceback" not in message
-            assert len(message.strip().splitlines()) == 1 or raw_control_bug(doc, message), message
+            assert len(message.strip().splitlines()) == 1, message
         else:
             assert isinstance(cfg, AnalysisConfig) and cfg.spec.models is not None
 
@@ -320,7 +302,7 @@ def test_validate_command_exits_0_or_2(doc, capsys):
         status = main(["validate", str(path)])
         err = capsys.readouterr().err
         assert status in (0, 2), err
-        if status == 2 and not raw_control_bug(doc, err):
+        if status == 2:
             assert_one_error_line(err)
 
 
@@ -455,7 +437,7 @@ def test_generated_analyses_through_the_cli_exit_0_or_2(doc, capsys):
         if known_internal(status, err):
             return
         assert status in (0, 2), err
-        if status == 2 and not raw_control_bug(doc, err):
+        if status == 2:
             assert_one_error_line(err)
 
 
