@@ -293,8 +293,19 @@ def _term_labels(results: Sequence[Result], spec_labels: Mapping[str, str], code
 def _term_label(term: str, labels: Mapping[str, str]) -> str:
     """A term's display name; an interaction without its own label joins its parts' labels with ×."""
     if term in labels or ":" not in term:
-        return labels.get(term, term)
-    return " × ".join(labels.get(part, part) for part in term.split(":"))
+        return labels.get(term, _transformed_label(term, labels))
+    return " × ".join(labels.get(part, _transformed_label(part, labels)) for part in term.split(":"))
+
+
+_ONE_ARG_CALL = re.compile(r"^(log|log1p|log2|log10|exp|sqrt|abs|center|standardize|scale)\(([A-Za-z_.][A-Za-z0-9_.]*)\)$")
+
+
+def _transformed_label(term: str, labels: Mapping[str, str]) -> str:
+    """``log1p(x)`` of a labelled column reads ``<label of x> (log1p)``; anything else stays as written."""
+    match = _ONE_ARG_CALL.match(term)
+    if match and match.group(2) in labels:
+        return f"{labels[match.group(2)]} ({match.group(1)})"
+    return term
 
 
 # ----------------------------------------------------------------------------------------------

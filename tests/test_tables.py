@@ -549,3 +549,13 @@ def test_report_style_positional_model_still_renders():
     model = cases()["cox_hr"]
     shown = TableModel(model.id, "", model.columns, model.rows, model.notes)  # as report.py builds index.md
     assert render_markdown(shown) == render_markdown(model).split("\n", 2)[2]
+
+
+def test_transformed_term_takes_the_label_of_its_column():
+    from c2stats.tables import _term_label
+
+    labels = {"mids_prior5": "MIDs, prior 5 years", "informal": "Informal"}
+    assert _term_label("log1p(mids_prior5)", labels) == "MIDs, prior 5 years (log1p)"
+    assert _term_label("log1p(mids_prior5):informal", labels) == "MIDs, prior 5 years (log1p) × Informal"
+    assert _term_label("log(unlabelled)", labels) == "log(unlabelled)"
+    assert _term_label("poly(mids_prior5, 2)1", labels) == "poly(mids_prior5, 2)1"  # not a one-column transform
