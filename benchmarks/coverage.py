@@ -103,7 +103,6 @@ def dyadic_logit(*, reps: int = 2000, n_nodes: int = 200, beta: float = 0.5, see
     """
     rng = np.random.default_rng(seed)
     a_idx, b_idx = _pairs(n_nodes)
-    n = a_idx.shape[0]
     target = _logit_target(beta, rng)
     hit = hit_naive = 0
     t0 = time.perf_counter()

@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/grid.py                 # cold and cached runs, then Dask 1 vs 2 workers
     python benchmarks/grid.py --no-dask       # process pool only
-    python benchmarks/grid.py --jobs 2 --keep /tmp/grid   # keep the analysis, cache and report
+    python benchmarks/grid.py --jobs 2 --keep bench-grid   # keep the analysis, cache and report
 
 The grid (written to a temporary folder as ``grid.toml``) starts from a Cox model of the duration
 of arrangements (``arrangements``: 10,954 dyadic arrangements) and crosses

@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/large_input.py                   # 1,000,000 rows
     python benchmarks/large_input.py --rows 100000     # smaller
-    python benchmarks/large_input.py --keep /tmp/big   # keep the data, analysis and report
+    python benchmarks/large_input.py --keep bench-large   # keep the data, analysis and report
 
 Writes a seeded counting-process dataset in the ``arrangement_years`` schema (one row per
 arrangement and year, ``(start, stop]`` spells, 20 years of follow-up at most, covariates

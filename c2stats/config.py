@@ -14,7 +14,6 @@ path and, where it can be found, the line.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 import re
@@ -23,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 
-from ._spec import ID_PATTERN, Identifier, Strict, suggest
+from ._spec import Identifier, Strict, suggest
 from .errors import ConfigError, FormulaError
 from .figures import FigureSpec
 from .hypotheses import HypothesisSpec
@@ -94,9 +93,12 @@ class DatasetRef(_Strict):
         if self.directed and self.path != "dyad_years":
             raise ValueError("directed applies to dyad_years only")
         if self.window is not None:
+            from .datasets import WINDOW_LIMITS
+
             first, last = self.window
-            if not (1816 <= first <= last <= 2014):
-                raise ValueError(f"window {list(self.window)} must be [first, last] with 1816 <= first <= last <= 2014")
+            low, high = WINDOW_LIMITS
+            if not (low <= first <= last <= high):
+                raise ValueError(f"window {list(self.window)} must be [first, last] with {low} <= first <= last <= {high}")
         return self
 
 

@@ -496,6 +496,15 @@ def _discrete_values(sample: pd.DataFrame, column: str, levels: dict, given, whe
     return [float(v) for v in distinct] if distinct.size <= limit else None
 
 
+def _axis_values(sample: pd.DataFrame, column: str, levels: dict, given, x_range, n_points: int,
+                 where: str) -> tuple[list, bool]:
+    """Values of the x-axis column: its levels or few distinct values, else a numeric grid (continuous)."""
+    values = _discrete_values(sample, column, levels, given, where)
+    if values is None:
+        return list(_numeric_grid(sample, column, x_range, n_points)), True
+    return values, False
+
+
 def _check_column(pred, column: str, role: str) -> None:
     from .predict import covariate_columns
 
@@ -604,10 +613,7 @@ def predicted_plot(result: "Result", frame: pd.DataFrame, *, variable: str, x_ra
             raise SpecificationError(f"{where}: 'by' must differ from 'variable' ({by!r}).")
     levels = categorical_levels(pred.state)
     base = typical_values(sample.frame, pred.formula, pred.state, at, where=where)
-    xs = _discrete_values(sample.frame, variable, levels, None, where)
-    continuous = xs is None
-    if continuous:
-        xs = list(_numeric_grid(sample.frame, variable, x_range, n_points))
+    xs, continuous = _axis_values(sample.frame, variable, levels, None, x_range, n_points, where)
     groups: list[tuple[str, dict, Any]] = []
     labels = dict(group_labels or {})
     if pred.family == "mnlogit":
@@ -688,10 +694,7 @@ def marginal_plot(result: "Result", frame: pd.DataFrame, *, variable: str, moder
         raise SpecificationError(f"{where}: 'moderator' must differ from 'variable' ({variable!r}).")
     levels = categorical_levels(pred.state)
     base = typical_values(sample.frame, pred.formula, pred.state, at, where=where)
-    values = _discrete_values(sample.frame, moderator, levels, moderator_values, where)
-    continuous = values is None
-    if continuous:
-        values = list(_numeric_grid(sample.frame, moderator, x_range, n_points))
+    values, continuous = _axis_values(sample.frame, moderator, levels, moderator_values, x_range, n_points, where)
     newdata = profile_frame(base, {moderator: values})
     out = marginal_effect(pred, newdata, variable, scale=scale, category=None if category is None else str(category),
                           conf_level=conf_level)

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .config import AnalysisConfig, ModelSpec, _check_model, canonical_json, load_analysis, spec_hash
+from .config import TABLE_FORMATS, AnalysisConfig, ModelSpec, _check_model, canonical_json, load_analysis, spec_hash
 from .data import Dataset, frame_hash, load_dataset
 from .diagnostics import fit_with_remedies
 from .errors import C2StatsWarning, ConfigError, UserInputError
@@ -349,7 +349,7 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
             raise
         frame, notes = verdict_display(verdicts)
         table = frame_table(frame, "Hypotheses: verdicts", notes, table_id="hypotheses")
-        formats = sorted({f for t in cfg.spec.tables for f in t.formats} | {"md", "csv"}, key=_FORMAT_ORDER.index)
+        formats = sorted({f for t in cfg.spec.tables for f in t.formats} | {"md", "csv"}, key=TABLE_FORMATS.index)
         artefacts.append(Artefact("table", "hypotheses", "Verdicts of the declared hypotheses", "Hypotheses",
                                   tuple(formats), table=table,
                                   caption="One row per hypothesis and model (and moderator value); estimates on "
@@ -361,8 +361,7 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
             figure = build_figure(spec, results, {m: frames[m] for m in spec.models if m in frames})
             artefacts.append(Artefact("figure", spec.id, spec.title or spec.id, "Figures", tuple(spec.formats),
                                       figure=figure))
-    main_ids = [m.id for m in cfg.spec.models if m.id in results]
-    summary = diagnostics_summary({m: results[m] for m in main_ids})
+    summary = diagnostics_summary(results)
     if len(summary):
         artefacts.append(Artefact("table", "diagnostics", "Diagnostics by model", "Diagnostics", ("md", "csv"),
                                   table=frame_table(summary, "Diagnostics by model", table_id="diagnostics"),
@@ -381,8 +380,6 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
                                       tuple(spec.formats), table=table))
     return artefacts, failures
 
-
-_FORMAT_ORDER = ["md", "tex", "html", "csv", "docx"]
 
 
 def _specifications_table(grid):

@@ -44,15 +44,9 @@ class Artefact:
     caption: str = ""
 
 
-def write_report_files(folder: Path, *, cfg, results: dict[str, Result], artefacts: Sequence[Artefact] = (),
-                       datasets: list[dict], versions: dict[str, str], summary: dict | None = None,
-                       tables: dict[str, tuple[TableModel, list[str]]] | None = None) -> list[str]:
-    """Render every artefact into ``folder`` (which must be empty); return the relative paths written.
-
-    ``tables`` (id -> (TableModel, formats)) is shorthand for table artefacts under "Tables".
-    """
-    artefacts = [*(Artefact("table", tid, model.title, "Tables", tuple(fmts), table=model)
-                   for tid, (model, fmts) in (tables or {}).items()), *artefacts]
+def write_report_files(folder: Path, *, cfg, results: dict[str, Result], artefacts: Sequence[Artefact],
+                       datasets: list[dict], versions: dict[str, str], summary: dict | None = None) -> list[str]:
+    """Render every artefact into ``folder`` (which must be empty); return the relative paths written."""
 
     def write(rel: str, content: str | bytes) -> None:
         path = folder / rel
@@ -124,6 +118,11 @@ def _untitled(model: TableModel) -> TableModel:
     return dataclasses.replace(model, title="")
 
 
+def _preview(art: Artefact) -> str:
+    """The figure file the indexes show (PNG when there is one)."""
+    return f"figures/{art.id}.{'png' if 'png' in art.formats else art.formats[0]}"
+
+
 def _files_line(art: Artefact, folder: str) -> str:
     return "Files: " + ", ".join(f"[{fmt}]({folder}/{art.id}.{fmt})" for fmt in art.formats)
 
@@ -146,8 +145,7 @@ def _index_markdown(cfg, results: dict[str, Result], artefacts: Sequence[Artefac
             lines.append(render_markdown(_untitled(art.table)).rstrip("\n"))
             lines += ["", _files_line(art, "tables"), ""]
         else:
-            first = "png" if "png" in art.formats else art.formats[0]
-            lines += [f"![{art.title or art.id}](figures/{art.id}.{first})", "", _files_line(art, "figures"), ""]
+            lines += [f"![{art.title or art.id}]({_preview(art)})", "", _files_line(art, "figures"), ""]
     lines += ["## Models", ""]
     for mid, r in results.items():
         lines.append(f"- `{mid}` ({r.meta['family']}): `{r.meta['formula']}`, N = {r.glance.get('nobs')}, "
@@ -183,8 +181,7 @@ def _index_html(cfg, results: dict[str, Result], artefacts: Sequence[Artefact], 
         if art.kind == "table":
             parts.append(RENDERERS["html"](_untitled(art.table)).rstrip("\n"))
         else:
-            first = "png" if "png" in art.formats else art.formats[0]
-            parts.append(f'<img src="figures/{esc(art.id)}.{first}" alt="{esc(art.title or art.id)}">')
+            parts.append(f'<img src="{esc(_preview(art))}" alt="{esc(art.title or art.id)}">')
         links = ", ".join(f'<a href="{folder}/{esc(art.id)}.{fmt}">{fmt}</a>' for fmt in art.formats)
         parts.append(f"<p>Files: {links}</p></section>")
     parts.append("<h2>Models</h2><ul>")

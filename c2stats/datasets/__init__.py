@@ -114,28 +114,26 @@ def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed
     or ``$C2STATS_CACHE_DIR``). Builds are deterministic, so a cached variant is the same bytes a
     rebuild would give.
     """
-    import os
     import shutil
     import tempfile
 
     from c2stats import __version__
+    from c2stats.cache import default_cache_dir
     from c2stats.datasets.coding import resolve_coding_path
-    from c2stats.datasets.stages import BuildOptions, build_all
 
     coding_path = resolve_coding_path(coding)
     win = tuple(window or DEFAULT_WINDOW)
     key = hashlib.sha256(json.dumps(
         {"coding": hashlib.sha256(coding_path.read_bytes()).hexdigest(), "window": list(win),
          "directed": bool(directed), "version": __version__}, sort_keys=True).encode()).hexdigest()[:20]
-    root = Path(cache_dir or os.environ.get("C2STATS_CACHE_DIR") or ".c2stats-cache") / "datasets"
+    root = Path(cache_dir or default_cache_dir()) / "datasets"
     folder = root / key
     if (folder / "codebook.json").exists():
         return folder
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
     try:
-        build_all(dest=tmp, coding=coding_path,
-                  options=BuildOptions(spell_window=win, dyad_window=win, directed=bool(directed)))
+        build(tmp, coding=coding_path, window=win, directed=bool(directed))
         try:
             tmp.rename(folder)  # atomic; a concurrent builder may have won the race
         except OSError:
