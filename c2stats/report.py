@@ -8,11 +8,15 @@ no absolute paths, so reruns of the same config and data are byte-identical.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import html
+import json
 import os
+import stat
 import shutil
 import tempfile
+import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -198,49 +202,196 @@ def _index_html(cfg, results: dict[str, Result], artefacts: Sequence[Artefact], 
 # ----------------------------------------------------------------------------------------------
 # Atomic publication
 # ----------------------------------------------------------------------------------------------
+# Only a folder c2stats wrote is ever replaced: its manifest lists every other file with its
+# SHA-256 (``outputs``), so a folder is recognised as a report when it holds exactly those files,
+# unchanged, and nothing else (no extra file, no symbolic link, no special file). A user's file
+# dropped into a report, or a folder that merely holds some ``manifest.json``, is refused.
+_local = threading.local()  #: ``held``: parent folder -> depth of this thread's hold on its lock
+
+
+def _report_problems(folder: Path) -> list[str]:
+    """Why ``folder`` is not a report c2stats wrote (empty list: it is one, or it is empty)."""
+    entries: dict[str, os.stat_result] = {}
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        for name in [*dirs, *files]:
+            path = Path(root) / name
+            entries[path.relative_to(folder).as_posix()] = path.lstat()
+    if not entries:
+        return []
+    if MANIFEST not in entries:
+        return [f"it has no {MANIFEST}"]
+    try:
+        if entries[MANIFEST].st_size > 64 * 2**20 or not stat.S_ISREG(entries[MANIFEST].st_mode):
+            raise ValueError("too large or not a regular file")
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        listed = {o["path"]: o["sha256"] for o in manifest["outputs"]}
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in listed.items()):
+            raise ValueError("outputs are not path/sha256 strings")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"its {MANIFEST} is not one c2stats wrote ({type(exc).__name__}: {exc})"]
+    problems = []
+    dirs = {p.rsplit("/", i)[0] for p in listed for i in range(1, p.count("/") + 1)}
+    for rel, st in sorted(entries.items()):
+        if rel == MANIFEST:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if rel not in dirs:
+                problems.append(f"{rel}/ (a folder the manifest does not list)")
+        elif not stat.S_ISREG(st.st_mode):
+            problems.append(f"{rel} (a symbolic link or special file)")
+        elif rel not in listed:
+            problems.append(f"{rel} (not written by c2stats)")
+        elif _sha(folder / rel) != listed[rel]:
+            problems.append(f"{rel} (changed since c2stats wrote it)")
+    problems += [f"{rel} (listed in the manifest but missing)" for rel in sorted(set(listed) - set(entries))]
+    return problems
+
+
 def _is_report(folder: Path) -> bool:
-    return (folder / MANIFEST).is_file() or not any(folder.iterdir())
+    return not _report_problems(folder)
+
+
+def resolve_out(out: Path) -> Path:
+    """The folder a report for ``out`` is published at: a symbolic link is followed to its target
+    (which is then replaced in place, so the link stays valid); a dangling link is refused."""
+    out = Path(out)
+    if out.name in ("", ".", ".."):  # "--out ." names the folder itself, not an entry of its parent
+        out = Path(os.path.abspath(out))
+    if out.is_symlink():
+        target = out.resolve()
+        if not target.exists() and not target.parent.is_dir():
+            raise ConfigError(f"--out {out} is a symbolic link to {target}, which does not exist; give a real "
+                              "folder or fix the link.")
+        return target
+    return out
+
+
+@contextmanager
+def _locked(parent: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``parent`` (the folder reports are published in) for the block.
+
+    Concurrent runs publishing into one folder take turns: recovery, staging and the two renames
+    of one run never interleave with another's, so no run removes a staging folder in use. The lock
+    is on the folder itself (no lock file is left behind) and is released when the process dies.
+    Re-entrant within one thread; a no-op where ``fcntl`` is missing (Windows).
+    """
+    key = str(parent.resolve())
+    _held = _local.__dict__.setdefault("held", {})
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(key, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def recover(out: Path) -> None:
     """Undo what a killed run may have left: restore a moved-away report, remove stale temporaries."""
+    out = resolve_out(out)
     parent = out.parent
     if not parent.is_dir():
         return
-    olds = sorted(parent.glob(f".{out.name}.old-*"))
-    if not out.exists() and olds:
-        os.replace(olds[-1], out)
-        olds = olds[:-1]
-    for stale in [*olds, *parent.glob(f".{out.name}.tmp-*")]:
-        shutil.rmtree(stale, ignore_errors=True)
+    with _locked(parent):
+        olds = sorted(parent.glob(f".{out.name}.old-*"))
+        if not out.exists() and olds:
+            os.replace(olds[-1], out)
+            olds = olds[:-1]
+        for stale in [*olds, *parent.glob(f".{out.name}.tmp-*")]:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
 def staging(out: Path) -> Iterator[Path]:
-    """A fresh temporary folder beside ``out``; removed if the block fails."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    """A fresh temporary folder beside ``out``; removed if the block fails.
+
+    The block runs under the lock of ``out``'s parent (see :func:`_locked`), after recovering what
+    a killed run left; an error writing into it (a full disk, a file-size limit) names ``--out``.
+    """
+    out = resolve_out(out)
     try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportWriteError(_write_message(out, exc)) from None
+    with _locked(out.parent):
+        recover(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            yield tmp
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno in _SPACE_ERRNOS or exc.filename is None or str(exc.filename).startswith(str(tmp)):
+                raise ReportWriteError(_write_message(out, exc)) from None
+            raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+_SPACE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+class ReportWriteError(ConfigError):
+    """The report could not be written where ``--out`` points (full disk, file-size limit, permissions)."""
+
+
+def _write_message(out: Path, exc: OSError) -> str:
+    reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+              errno.EFBIG: "a file exceeds the file-size limit (ulimit -f)",
+              errno.EROFS: "the file system is read-only"}.get(exc.errno, exc.strerror or str(exc))
+    return (f"--out {out}: cannot write the report there ({reason}); the previous report is untouched. Free "
+            "space, raise the limit or choose another folder for --out.")
 
 
 def publish(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by ``tmp`` with two renames (the old report survives until the new one is in place)."""
-    if out.exists() and (not out.is_dir() or not _is_report(out)):
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ConfigError(
-            f"refusing to replace {out}: it exists and is not a c2stats report (no {MANIFEST}); choose another --out."
-        )
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Replace ``out`` by ``tmp`` with two renames (the old report survives until the new one is in place).
+
+    Only an empty folder or a report c2stats wrote (see :func:`_report_problems`) is replaced; the
+    published folder gets the permissions of a folder made with the user's umask.
+    """
+    out = resolve_out(out)
+    if out.exists() or out.is_symlink():
+        problems = [] if out.is_dir() and not out.is_symlink() else ["it is not a folder"]
+        problems = problems or _report_problems(out)
+        if problems:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+            raise ConfigError(
+                f"refusing to replace {out}: it exists and is not a c2stats report ({shown}); choose another "
+                "--out, or move those files away (c2stats only replaces a folder holding exactly the files its "
+                f"{MANIFEST} lists)."
+            )
+    with _locked(out.parent):
+        tmp.chmod(0o777 & ~_umask())
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def compare_folders(expected: Path, actual: Path) -> list[str]:
