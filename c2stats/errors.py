@@ -80,3 +80,7 @@ class ConvergenceWarning(C2StatsWarning):
 
 class FewNodesWarning(C2StatsWarning):
     """Dyadic-robust standard errors rest on few distinct nodes (states) and are likely too small."""
+
+
+class CacheWarning(C2StatsWarning):
+    """A fit-cache entry was unreadable, corrupt or edited; the model is fitted again."""

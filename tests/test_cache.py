@@ -149,9 +149,9 @@ def test_cache_read_back_saves_byte_identical_results(analysis, tmp_path, model_
 def test_corrupt_entries_are_misses_and_get_rewritten(analysis, tmp_path):
     cache = tmp_path / "cache"
     run(analysis, out=tmp_path / "r1", executor="serial", cache_dir=cache)
-    entries = sorted((cache / "fits").glob("*/*.pkl"))
+    entries = sorted((cache / "fits").glob("*/*.json"))
     assert len(entries) == 7
-    entries[0].write_bytes(b"not a pickle")
+    entries[0].write_bytes(b"not a cache entry")
     entries[1].write_bytes(entries[2].read_bytes())  # another key's entry: rejected
     summary = run(analysis, out=tmp_path / "r2", executor="serial", cache_dir=cache)
     assert summary.stats["fitted"] == 2 and summary.stats["cached"] == 5

@@ -225,7 +225,7 @@ def test_cli_flags_choose_executor_and_cache(analysis, tmp_path):
     out, cache = tmp_path / "r", tmp_path / "c"
     assert main(["run", str(analysis), "--out", str(out), "--executor", "process", "--jobs", "2",
                  "--cache-dir", str(cache)]) == 0
-    assert len(list((cache / "fits").glob("*/*.pkl"))) == 13
+    assert len(list((cache / "fits").glob("*/*.json"))) == 13
     first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert main(["run", str(analysis), "--out", str(out), "--executor", "serial", "--no-cache"]) == 0
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == first
