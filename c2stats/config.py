@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 
 from ._spec import Identifier, Strict, suggest
+from . import limits
 from .errors import ConfigError, FormulaError
 from .figures import FigureSpec
 from .hypotheses import HypothesisSpec
@@ -136,8 +137,8 @@ class VcovSpec(_Strict):
             "HC1 = n/(n-k), sss = G/(G-1)(n-1)/(n-k) (Stata). Default is the family's (R's) default."
         ),
     )
-    reps: int | None = Field(default=None, ge=2, description="Bootstrap replications (bootstrap only).")
-    seed: int | None = Field(default=None, description="Random seed for the bootstrap (bootstrap only).")
+    reps: int | None = Field(default=None, ge=2, le=limits.MAX_REPS, description="Bootstrap replications (bootstrap only).")
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1, description="Random seed for the bootstrap (bootstrap only).")
 
 
 VcovField = Annotated[VcovSpec, _string_to_table("type")]
@@ -289,14 +290,21 @@ def _read_toml(path: Path, included_from: Path | None = None) -> dict:
     where = f" (included from {included_from.name})" if included_from else ""
     if not path.exists():
         raise ConfigError(f"file not found{where}; check the path.", source=str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # a FIFO or /dev/zero as an include would block or never end: refused before reading
+        text = limits.read_limited(path, limits.MAX_TOML_BYTES, lambda m: ConfigError(m, source=str(path)),
+                                   "TOML").decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError("is not UTF-8 text; save the analysis file as UTF-8.", source=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot be read ({exc.strerror}).", source=str(path)) from None
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
+        if limits.toml_depth(data) > limits.MAX_TOML_DEPTH:
+            raise RecursionError
+        return data
+    except RecursionError:
+        raise ConfigError(f"values are nested too deeply (the limit is {limits.MAX_TOML_DEPTH} levels of tables "
+                          "and arrays); flatten them.", source=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"is not valid TOML: {exc}. Check quotes, brackets and '=' on that line.", source=str(path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import limits
 from .errors import DataError
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -48,7 +49,11 @@ def is_builtin(name: str) -> bool:
 
 
 def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:  # streamed: a dataset may be gigabytes
+        while chunk := fh.read(2**20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def read_file(path: Path, label: str) -> pd.DataFrame:
@@ -58,6 +63,10 @@ def read_file(path: Path, label: str) -> pd.DataFrame:
                         "relative to the analysis file.", source=label)
     if path.is_dir():
         raise DataError("is a directory, not a data file.", source=label)
+    fail = lambda m: DataError(f"{m} (size limits: $C2STATS_MAX_DATASET_BYTES, $C2STATS_MAX_DECOMPRESSED_BYTES)"  # noqa: E731
+                               if "limit" in m else m, source=label)
+    limits.regular_file_size(path, limits.max_dataset_bytes(), fail, "dataset")  # a FIFO would block forever
+    limits.check_decompressed(path, fail)
     try:
         from .datasets import read_table
     except ImportError:
@@ -81,7 +90,28 @@ def read_file(path: Path, label: str) -> pd.DataFrame:
         raise DataError(f"cannot be read ({exc}).", source=label) from None
     if frame.shape[0] == 0:
         raise DataError("has a header but no rows.", source=label)
+    _check_unique_columns(path, frame, label)
     return frame
+
+
+def _check_unique_columns(path: Path, frame: pd.DataFrame, label: str) -> None:
+    """Refuse two columns of one name: pandas renames the second ``x.1`` and a model would silently
+    use the first."""
+    names = [str(c) for c in frame.columns]
+    suffix = path.suffixes[-2].lower() if path.suffix.lower() == ".gz" and len(path.suffixes) > 1 else path.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv", ".txt", ".gz"):
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
+                                 sep="\t" if suffix == ".tsv" else ",")
+            names = [str(c) for c in header.iloc[0].tolist()]
+        elif suffix == ".xlsx":
+            names = [str(c) for c in pd.read_excel(path, header=None, nrows=1).iloc[0].tolist()]
+    except (ValueError, OSError, IndexError, pd.errors.ParserError):
+        pass  # the frame was read; its own columns are checked below
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"has more than one column named {', '.join(map(repr, dupes))}; a model would silently use "
+                        "only one of them. Rename or remove the duplicates.", source=label)
 
 
 def load_dataset(ref, base: Path | None = None) -> Dataset:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import limits
 from .errors import FormulaError
 
 #: Transforms a formula may call, with their allowed keyword arguments (and defaults).
@@ -148,6 +149,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0  # parentheses open; bounded so that deep nesting is an error, not a RecursionError
 
     # helpers ---------------------------------------------------------------------------
     def peek(self) -> tuple[str, str, int] | None:
@@ -166,7 +168,7 @@ class _Parser:
             raise self.error(f"expected {op!r} at position {tok[2] + 1}, found {tok[1]!r}")
 
     def error(self, what: str) -> FormulaError:
-        return FormulaError(f"formula {self.text!r}: {what}.")
+        return FormulaError(f"formula {_shown(self.text)}: {what}.")
 
     # grammar ---------------------------------------------------------------------------
     def formula(self) -> Formula:
@@ -242,8 +244,13 @@ class _Parser:
             raise self.error("the formula ends too early")
         if tok[1] == "(":
             self.take()
+            self.depth += 1
+            if self.depth > limits.MAX_DEPTH:
+                raise FormulaError(f"formula {_shown(self.text)}: parentheses are nested more than "
+                                   f"{limits.MAX_DEPTH} levels deep (the limit); remove the redundant ones.")
             inner = self.sum()
             self.expect(")")
+            self.depth -= 1
             flat: list = []
             for sign, items in inner:
                 if sign < 0:
@@ -339,14 +346,22 @@ def _literal(tokens: list[tuple[str, str, int]], text: str, fname: str) -> Any:
     if src in ("FALSE", "False", "false"):
         return False
     try:
+        if len(src) > limits.MAX_EXPRESSION_CHARS or limits.tree_depth(ast.parse(src, mode="eval")) > limits.MAX_DEPTH:
+            raise ValueError("too large")
         value = ast.literal_eval(src)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
         raise FormulaError(
             f"formula {text!r}: the argument {src!r} of {fname}() must be a number, string or "
             "true/false literal."
         ) from None
     if not isinstance(value, (int, float, str, bool, list, tuple)):
         raise FormulaError(f"formula {text!r}: unsupported argument {src!r} of {fname}().")
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if len(items) > limits.MAX_BASIS:
+        raise FormulaError(f"formula {_shown(text)}: {fname}() has a list of {len(items)} values; the limit is "
+                           f"{limits.MAX_BASIS}.")
+    for item in items:
+        limits.check_int(item, lambda m: FormulaError(f"formula {_shown(text)}: argument of {fname}(): {m}"))
     return list(value) if isinstance(value, tuple) else value
 
 
@@ -375,6 +390,11 @@ def _make_call(fname: str, args: list[tuple[str, str, int]], text: str) -> Facto
             if k >= len(positional_names):
                 raise FormulaError(f"formula {text!r}: too many arguments to {fname}().")
             kwargs[positional_names[k]] = _literal(part, text, fname)
+    for key in ("degree", "df"):
+        value = kwargs.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > limits.MAX_BASIS:
+            raise FormulaError(f"formula {_shown(text)}: {fname}({key} = {value}) is above the limit of "
+                               f"{limits.MAX_BASIS}.")
     if fname == "C" and not _is_plain_name(expr):
         raise FormulaError(f"formula {text!r}: C() takes one column name, got {expr!r}.")
     shown = ", ".join([expr] + [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in kwargs.items()])
@@ -418,9 +438,9 @@ def _to_python(expr: str) -> tuple[str, dict[str, str]]:
 def _validate_expr(expr: str, text: str) -> ast.AST:
     py, mapping = _to_python(expr)
     try:
-        tree = ast.parse(py, mode="eval")
+        tree = limits.parse_expression(py, lambda m: FormulaError(f"formula {_shown(text)}: {m}"))
     except SyntaxError:
-        raise FormulaError(f"formula {text!r}: {expr!r} is not a valid arithmetic expression.") from None
+        raise FormulaError(f"formula {_shown(text)}: {_shown(expr)} is not a valid arithmetic expression.") from None
     for node in ast.walk(tree):
         if isinstance(node, (ast.Expression, ast.Load, ast.Name, ast.UnaryOp, ast.USub, ast.UAdd)):
             continue
@@ -472,7 +492,15 @@ def parse_formula(text: str) -> Formula:
     """Parse and validate ``text``; raise :class:`FormulaError` naming the problem and the fix."""
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("the formula is empty; write e.g. 'y ~ x1 + x2'.")
+    if len(text) > limits.MAX_EXPRESSION_CHARS:
+        raise FormulaError(f"formula {_shown(text)}: it is {len(text)} characters long; the limit is "
+                           f"{limits.MAX_EXPRESSION_CHARS}.")
     return _Parser(text).formula()
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, shortened when it is long (hostile inputs can be megabytes)."""
+    return repr(text) if len(text) <= 120 else repr(text[:60] + " ... " + text[-40:])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import limits
 from .errors import FormulaError
 
 _CMP = {
@@ -72,16 +73,21 @@ def _protect_names(text: str) -> tuple[str, dict[str, str]]:
     return "".join(out), names
 
 
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, shortened when it is long (hostile inputs can be megabytes)."""
+    return repr(text) if len(text) <= 120 else repr(text[:60] + " ... " + text[-40:])
+
+
 def parse_restriction(text: str) -> Restriction:
     """Parse and validate a restriction; raise :class:`FormulaError` on anything outside the language."""
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("the sample restriction is empty; write e.g. 'year >= 1991'.")
     py, quoted = _protect_names(text)
     try:
-        tree = ast.parse(py.strip(), mode="eval")
+        tree = limits.parse_expression(py, lambda m: FormulaError(f"sample restriction {_shown(text)}: {m}"))
     except SyntaxError as exc:
         raise FormulaError(
-            f"sample restriction {text!r} is not a valid expression ({exc.msg} at column {exc.offset}). "
+            f"sample restriction {_shown(text)} is not a valid expression ({exc.msg} at column {exc.offset}). "
             "Use comparisons joined by and/or, e.g. 'year >= 1991 and form == \"informal\"'."
         ) from None
     names = dict(quoted)
@@ -156,7 +162,20 @@ def evaluate_restriction(restriction: Restriction, data: pd.DataFrame) -> np.nda
                 return ~_as_bool(v) if isinstance(v, pd.Series) else not v
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, ast.BinOp):
-            return _ARITH[type(node.op)](ev(node.left), ev(node.right))
+            left, right = ev(node.left), ev(node.right)
+            fail = lambda m: FormulaError(f"sample restriction {_shown(restriction.text)}: {m}")  # noqa: E731
+            if isinstance(node.op, ast.Pow):
+                limits.safe_power(left, right, fail)
+            elif isinstance(node.op, ast.Mult):
+                limits.check_repeat(left, right, fail)
+            try:
+                out = _ARITH[type(node.op)](left, right)
+            except (OverflowError, ZeroDivisionError, ValueError) as exc:
+                raise fail(f"the arithmetic fails ({exc}); check the numbers.") from None
+            except TypeError as exc:
+                raise fail(f"cannot compute ({exc}); check that arithmetic uses numeric columns.") from None
+            limits.check_concat(out, fail)
+            return out
         if isinstance(node, ast.BoolOp):
             values = [_as_bool(ev(v)) for v in node.values]
             out = values[0]

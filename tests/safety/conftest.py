@@ -46,3 +46,34 @@ def analysis(tmp_path, monkeypatch):
 
 def run(*args) -> int:
     return main(["run", *map(str, args), "--executor", "serial"])
+
+
+def run_forked(*args, timeout: float = 30) -> tuple[object, str]:
+    """``c2stats run ARGS --executor serial`` in a forked child (no re-import, so fast), killed after
+    ``timeout`` seconds: a hang or a memory blow-up fails the test instead of the test session.
+    Returns (exit status or "timeout", standard error)."""
+    import io
+    import multiprocessing
+    import sys
+
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+
+    def child():
+        err = io.StringIO()
+        sys.stderr = err
+        try:
+            code = run(*args)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            code = f"raised {type(exc).__name__}: {exc}"
+        writer.send((code, err.getvalue()))
+
+    proc = context.Process(target=child, daemon=True)
+    proc.start()
+    if reader.poll(timeout):
+        code, err = reader.recv()
+    else:
+        code, err = "timeout", ""
+    proc.kill()
+    proc.join()
+    return code, err
