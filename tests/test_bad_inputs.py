@@ -24,6 +24,8 @@ into failures once fixed, and the mark must then be removed. The case list, one 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -558,8 +560,11 @@ SUBPROCESS = {"toml-unclosed-string", "formula-import-injection", "data-wrong-en
 # ----------------------------------------------------------------------------------------------
 # Harness
 # ----------------------------------------------------------------------------------------------
-PREVIOUS = {"manifest.json": b'{"previous": true}\n', "index.md": b"# the previous report\n",
-            "tables/t1.md": b"| previous |\n"}
+_PREVIOUS_FILES = {"index.md": b"# the previous report\n", "tables/t1.md": b"| previous |\n"}
+# a report c2stats would replace: its manifest lists every other file with its SHA-256
+PREVIOUS = {"manifest.json": (json.dumps({"previous": True, "outputs": [
+    {"path": k, "sha256": hashlib.sha256(v).hexdigest()} for k, v in _PREVIOUS_FILES.items()]}) + "\n").encode(),
+    **_PREVIOUS_FILES}
 
 
 CACHE = ".c2stats-cache"
