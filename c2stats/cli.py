@@ -1,16 +1,21 @@
 """Command line: ``c2stats run | validate | schema | data``.
 
 Exit status: 0 success; 2 bad input (the message names the file, key or column and the fix; no
-traceback); 1 a failed ``--check``; 3 an internal error (a bug: the message says so and where to
-report it).
+traceback), including a full disk or file-size limit under ``--out`` or ``--cache-dir``; 1 a failed
+``--check``; 3 an internal error (a bug: the message says so and where to report it); 130 after
+Ctrl-C and 143 after SIGTERM (fits stopped, the previous report untouched).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import signal
 import sys
+import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import C2StatsWarning, UserInputError
@@ -180,8 +185,45 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
     print(f"warning: {message}", file=sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that the cleanup of Ctrl-C runs (staging folder removed,
+    worker processes stopped, previous report intact)."""
+
+
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+
+@contextmanager
+def _signals():
+    """SIGTERM raises :class:`Terminated`; SIGXFSZ (a file-size limit) is ignored so the write fails
+    with EFBIG and is reported, instead of killing the process. Only in the main thread (tests call
+    :func:`main` from others); the previous handlers are restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):  # noqa: ARG001
+        raise Terminated()
+
+    saved = {}
+    for name, handler in (("SIGTERM", terminate), ("SIGXFSZ", signal.SIG_IGN)):
+        number = getattr(signal, name, None)
+        if number is not None:
+            saved[number] = signal.signal(number, handler)
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    with _signals():
+        return _main(args)
+
+
+def _main(args) -> int:
     handlers = {"run": _cmd_run, "validate": _cmd_validate, "schema": _cmd_schema, "data": _cmd_data}
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
@@ -191,10 +233,15 @@ def main(argv: list[str] | None = None) -> int:
         except UserInputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        except KeyboardInterrupt:
-            print("interrupted; the previous report is untouched.", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as exc:
+            what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            print(f"{what}; the previous report is untouched.", file=sys.stderr)
+            return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
         except OSError as exc:  # a path the user gave that cannot be written (or read)
+            if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                print(f"error: cannot write ({exc.strerror or exc}); free space or raise the limit, or choose "
+                      "other folders for --out and --cache-dir.", file=sys.stderr)
+                return EXIT_BAD_INPUT
             if exc.filename is None:
                 print(f"internal error: {type(exc).__name__}: {exc}\n({BUG_HINT})", file=sys.stderr)
                 return EXIT_INTERNAL

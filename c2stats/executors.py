@@ -232,11 +232,49 @@ _PRELOAD = ["c2stats.pipeline", "c2stats.families"]
 
 
 def _init_worker(sources: Mapping[str, Any] | None) -> None:
+    _worker_signals()
     pin_blas_threads()
     warnings.simplefilter("ignore")  # warnings travel in the payloads
     if sources is not None:  # None: forked, the parent's _SOURCES are inherited
         _SOURCES.clear()
         _SOURCES.update(sources)
+
+
+def _worker_signals() -> None:
+    """Workers leave interrupts to the parent, which stops them (Ctrl-C reaches the whole process
+    group: without this every worker would print a traceback); SIGTERM ends a worker at once; on
+    Linux a worker also ends when its parent dies, even by SIGKILL (no orphans left fitting)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() == 1:  # the parent died before prctl took effect
+                os._exit(1)
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+
+
+def stop_pool(pool) -> None:
+    """Stop a ProcessPoolExecutor now: cancel what has not started and kill the workers (a fit in
+    progress cannot be interrupted otherwise, and ``shutdown`` would wait for it)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    for process in processes:
+        try:
+            process.kill()
+        except (OSError, AttributeError, ValueError):  # already gone
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        try:
+            process.join(5)
+        except (OSError, AttributeError, ValueError, AssertionError):
+            pass
 
 
 def _worker_fit(task: FitTask) -> tuple[int, Payload]:
@@ -314,8 +352,8 @@ class ProcessExecutor(Executor):
                             index, payload = futures[future], Payload(None, C2StatsError(
                                 f"a worker process died ({exc}); the machine may be out of memory: use fewer --jobs"))
                         record(index, payload)
-                except BaseException:
-                    pool.shutdown(wait=False, cancel_futures=True)
+                except BaseException:  # Ctrl-C, SIGTERM (see c2stats.cli), a failing on_done
+                    stop_pool(pool)
                     raise
                 pool.shutdown(wait=True)
         finally:
