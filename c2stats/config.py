@@ -538,6 +538,10 @@ def _referenced_models(entry: BaseModel) -> list[str]:
     return [entry.model] if hasattr(entry, "model") else []
 
 
+#: Table files c2stats writes itself (c2stats.pipeline): a declared table of that id would be overwritten.
+BUILTIN_OUTPUT_IDS = ("hypotheses", "diagnostics")
+
+
 def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
     model_ids = [m.id for m in spec.models]
     for section in ("tables", "figures", "hypotheses", "replications"):
@@ -547,6 +551,10 @@ def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
                 raise _error(origins.get((section, i)), section, i, ("id",),
                              f"{section[:-1]} id {entry.id!r} is used twice; give each its own id.", {"id": entry.id}, fallback=root)
             seen[entry.id] = i
+            if section in ("tables", "replications") and entry.id in BUILTIN_OUTPUT_IDS:  # would overwrite it
+                raise _error(origins.get((section, i)), section, i, ("id",),
+                             f"{section[:-1]} id {entry.id!r} is the name of a built-in output (tables/{entry.id}.*); "
+                             "choose another id.", {"id": entry.id}, fallback=root)
             for j, mid in enumerate(_referenced_models(entry)):
                 if mid not in model_ids:
                     loc = ("models", j) if hasattr(entry, "models") else ("model",)

@@ -740,6 +740,7 @@ def design_matrix(formula: Formula, data: pd.DataFrame, *, categorical_response:
         names.extend(cols)
         term_of.extend([term.label] * len(cols))
     matrix = np.column_stack(blocks) if blocks else np.empty((n, 0))
+    _check_unique_names(names, term_of, formula)
     if state is not None and list(state.get("names", names)) != names:
         raise FormulaError(
             f"the new data give the columns {names} but the estimation sample gave {list(state['names'])}; "
@@ -761,6 +762,19 @@ def design_matrix(formula: Formula, data: pd.DataFrame, *, categorical_response:
             response = response[:, 0]
     design_state = {"formula": formula.text, "names": names, "factors": factors_state}
     return Design(matrix, tuple(names), response, tuple(term_of), state=design_state)
+
+
+def _check_unique_names(names: list[str], term_of: list[str], formula: Formula) -> None:
+    """Two design columns of one name (a column ``formformal`` beside the dummy of ``form`` level
+    ``formal``) would be reported as one coefficient: refuse, naming both sources."""
+    seen: dict[str, str] = {}
+    for name, term in zip(names, term_of):
+        if name in seen:
+            raise FormulaError(
+                f"formula {_shown(formula.text)}: the column name {name!r} comes from both term {seen[name]!r} and "
+                f"term {term!r} (e.g. a column named like a factor's dummy, factor + level); rename the column "
+                "in the data so that every coefficient has its own name.")
+        seen[name] = term
 
 
 def formula_columns(text: str) -> list[str]:

@@ -60,6 +60,7 @@ def write_report_files(folder: Path, *, cfg, results: dict[str, Result], artefac
         else:
             path.write_text(content, encoding="utf-8", newline="\n")
 
+    _check_distinct(artefacts)
     for art in artefacts:
         if art.kind == "table":
             for fmt in art.formats:
@@ -110,6 +111,20 @@ def write_report_files(folder: Path, *, cfg, results: dict[str, Result], artefac
     }
     write(MANIFEST, dump_json(manifest))
     return sorted([*written, MANIFEST])
+
+
+def _check_distinct(artefacts: Sequence[Artefact]) -> None:
+    """Two artefacts of one kind and id would write the same files, the second silently replacing
+    the first (a declared table ``diagnostics``, a grid and a table of one id, ...): refuse."""
+    seen: dict[tuple[str, str], Artefact] = {}
+    for art in artefacts:
+        key = (art.kind, art.id)
+        if key in seen:
+            first = seen[key]
+            raise ConfigError(f"two outputs would be written as {art.kind}s/{art.id}.*: {first.title or first.id!r} "
+                              f"({first.section}) and {art.title or art.id!r} ({art.section}); give the declared "
+                              "one another id.")
+        seen[key] = art
 
 
 def _provenance_line(cfg, datasets: list[dict]) -> str:
