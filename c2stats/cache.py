@@ -31,22 +31,27 @@ stop someone who can write to the cache folder from planting a consistent, false
 
 from __future__ import annotations
 
+import builtins
 import errno
 import hashlib
-import importlib
-import importlib.util
 import json
 import os
 import stat
 import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
-from .errors import CacheWarning, UserInputError
+import numpy as np
+import pandas as pd
+
+from . import errors
+from .errors import C2StatsError, CacheWarning, CacheWriteError
+from .provenance import canonical_json, library_versions, sha256
+from .results import Result
 
 CACHE_FORMAT = 2
 #: Entries larger than this are not read (a planted or runaway file); the model is refitted.
@@ -76,8 +81,6 @@ def code_hash() -> str:
 @lru_cache(maxsize=1)
 def environment() -> dict[str, str]:
     """What besides spec and data determines a fit: library versions, c2stats' code, cache format."""
-    from .families._base import library_versions
-
     env = dict(library_versions())
     try:
         import linearmodels
@@ -92,8 +95,6 @@ def environment() -> dict[str, str]:
 
 def fit_key(model, dataset_ref: Any, data_hash: str | None) -> str:
     """The cache key of fitting ``model`` (a validated ModelSpec) on the referenced data."""
-    from .config import canonical_json, sha256
-
     body = model.model_dump(mode="json")
     for key in DISPLAY_KEYS:
         body.pop(key, None)
@@ -124,8 +125,6 @@ def to_payload(result, warnings: tuple = ()) -> Payload:
 
 def to_result(payload: Payload, model=None, config_hash: str | None = None):
     """The Result of a payload; with ``model``, refresh the display keys and ``config_hash`` from it."""
-    from .results import Result
-
     data = payload.result
     meta = dict(data["meta"])
     if model is not None:
@@ -144,8 +143,6 @@ def to_result(payload: Payload, model=None, config_hash: str | None = None):
 
 def cacheable(payload: Payload) -> bool:
     """Successes and c2stats' own (deterministic) errors are cached; unexpected exceptions are not."""
-    from .errors import C2StatsError
-
     return payload.error is None or isinstance(payload.error, C2StatsError)
 
 
@@ -219,7 +216,7 @@ class FitCache:
                 fh.write(header.encode() + b"\n" + body)
             os.replace(tmp, path)
         except OSError as exc:
-            raise CacheWriteError(self.root, exc) from None
+            raise _write_error(self.root, exc) from None
         finally:
             if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
@@ -249,15 +246,12 @@ def _refused(path: Path, why: str) -> None:
     return None
 
 
-class CacheWriteError(UserInputError):
-    """The fit cache could not be written (full disk, file-size limit, permissions)."""
-
-    def __init__(self, root: Path, exc: OSError):
-        reason = {errno.ENOSPC: "the disk is full", errno.EFBIG: "a file exceeds the file-size limit (ulimit -f)",
-                  errno.EDQUOT: "the disk quota is exceeded", errno.EROFS: "the file system is read-only"}.get(
-            exc.errno or 0, exc.strerror or str(exc))
-        super().__init__(f"--cache-dir {root}: cannot store a fit there ({reason}). Free space, choose another "
-                         "folder with --cache-dir (or $C2STATS_CACHE_DIR), or run with --no-cache.")
+def _write_error(root: Path, exc: OSError) -> CacheWriteError:
+    reason = {errno.ENOSPC: "the disk is full", errno.EFBIG: "a file exceeds the file-size limit (ulimit -f)",
+              errno.EDQUOT: "the disk quota is exceeded", errno.EROFS: "the file system is read-only"}.get(
+        exc.errno or 0, exc.strerror or str(exc))
+    return CacheWriteError(f"--cache-dir {root}: cannot store a fit there ({reason}). Free space, choose another "
+                           "folder with --cache-dir (or $C2STATS_CACHE_DIR), or run with --no-cache.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -299,9 +293,6 @@ def encode(value: Any) -> Any:
     (``["L", ...]`` list, ``["T", ...]`` tuple, ``["D", [k, v], ...]`` dict, ``["N", dtype, x]``
     numpy scalar, ``["A", dtype, shape, values]`` array, ``["F", ...]`` data frame, ``["E", ...]``
     a c2stats exception). Anything else raises :class:`Unencodable`."""
-    import numpy as np
-    import pandas as pd
-
     if value is None or isinstance(value, (bool, int, str)) and type(value) in (bool, int, str):
         return value
     if type(value) is float:
@@ -322,15 +313,11 @@ def encode(value: Any) -> Any:
         return ["F", _encode_index(value.index), [encode(c) for c in value.columns],
                 [_encode_column(value.iloc[:, i]) for i in range(value.shape[1])]]
     if isinstance(value, BaseException):
-        from .errors import C2StatsError
-
         return ["E", _class_ref(type(value), C2StatsError), encode(list(value.args)), encode(dict(vars(value)))]
     raise Unencodable(f"cannot encode a {type(value).__name__}")
 
 
 def _encode_index(index) -> Any:
-    import pandas as pd
-
     if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None:
         return len(index)
     if type(index) is pd.Index:
@@ -339,9 +326,6 @@ def _encode_index(index) -> Any:
 
 
 def _encode_column(col) -> Any:
-    import numpy as np
-    import pandas as pd
-
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return ["C", encode(list(dtype.categories)), bool(dtype.ordered), col.cat.codes.tolist()]
@@ -356,9 +340,6 @@ def _encode_column(col) -> Any:
 
 def decode(node: Any) -> Any:
     """The value of a tree written by :func:`encode` (only whitelisted types are built)."""
-    import numpy as np
-    import pandas as pd
-
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if not isinstance(node, list) or not node or not isinstance(node[0], str):
@@ -384,8 +365,6 @@ def decode(node: Any) -> Any:
         frame.columns = pd.Index([decode(c) for c in columns], dtype=object)
         return frame
     if tag == "E":
-        from .errors import C2StatsError
-
         cls = _class_of(rest[0], C2StatsError)
         exc = cls.__new__(cls)
         exc.args = tuple(decode(rest[1]))
@@ -395,8 +374,6 @@ def decode(node: Any) -> Any:
 
 
 def _numeric_dtype(text: str):
-    import numpy as np
-
     dtype = np.dtype(str(text))
     if dtype.kind not in _NUMERIC_KINDS:
         raise ValueError(f"dtype {text!r} is not numeric")
@@ -404,17 +381,12 @@ def _numeric_dtype(text: str):
 
 
 def _decode_index(node):
-    import pandas as pd
-
     if not (isinstance(node, list) and node and node[0] == "I"):
         raise ValueError("bad index")
     return pd.Index(_decode_column(node[2]), name=decode(node[1]))
 
 
 def _decode_column(node):
-    import numpy as np
-    import pandas as pd
-
     tag = node[0]
     if tag == "V":
         return pd.Series(np.array(node[2], dtype=_numeric_dtype(node[1])))
@@ -431,31 +403,21 @@ def _decode_column(node):
 
 
 def _class_ref(cls: type, base: type) -> str:
-    """``module:qualname`` of a c2stats (or built-in warning) class derived from ``base``."""
+    """``module:name`` of an exception or warning class of :mod:`c2stats.errors` (or a built-in warning)."""
     module = cls.__module__
     if not (isinstance(cls, type) and issubclass(cls, base)) or not (
-            module == "c2stats" or module.startswith("c2stats.") or (module == "builtins" and base is Warning)):
-        raise Unencodable(f"{cls!r} is not a c2stats {base.__name__}")
+            module == "c2stats.errors" or (module == "builtins" and base is Warning)):
+        raise Unencodable(f"{cls!r} is not a {base.__name__} of c2stats.errors")
     return f"{module}:{cls.__qualname__}"
 
 
 def _class_of(ref: Any, base: type) -> type:
-    """The class named by :func:`_class_ref`; only c2stats' modules (and built-in warnings) are looked in."""
-    import builtins
-
-    module, _, qualname = str(ref).partition(":")
-    if not (qualname.isidentifier() and (module == "c2stats" or module.startswith("c2stats.") or module == "builtins")):
-        raise ValueError(f"class {ref!r} is not allowed")
-    if not all(part.isidentifier() for part in module.split(".")):
-        raise ValueError(f"class {ref!r} is not allowed")
-    if module == "builtins":
-        cls = getattr(builtins, qualname, None)
-    else:
-        if importlib.util.find_spec(module) is None:
-            raise ValueError(f"no module {module!r}")
-        cls = getattr(importlib.import_module(module), qualname, None)
+    """The class named by :func:`_class_ref`: looked up in :mod:`c2stats.errors` (or builtins), never imported."""
+    module, _, name = str(ref).partition(":")
+    source = {"c2stats.errors": errors, "builtins": builtins}.get(module)
+    cls = getattr(source, name, None) if source is not None and name.isidentifier() else None
     if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise ValueError(f"{ref!r} is not a {base.__name__}")
+        raise ValueError(f"class {ref!r} is not allowed")
     return cls
 
 

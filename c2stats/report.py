@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, ReportWriteError
+from .figures import save_figure
 from .results import Result, dump_json, save_result
 from .tables import RENDERERS, TableModel, render_markdown
 
@@ -66,7 +67,6 @@ def write_report_files(folder: Path, *, cfg, results: dict[str, Result], artefac
             for fmt in art.formats:
                 write(f"tables/{art.id}.{fmt}", RENDERERS[fmt](art.table))
         else:
-            from .figures import save_figure
 
             import matplotlib.pyplot as plt
 
@@ -366,10 +366,6 @@ def staging(out: Path) -> Iterator[Path]:
 
 
 _SPACE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
-
-
-class ReportWriteError(ConfigError):
-    """The report could not be written where ``--out`` points (full disk, file-size limit, permissions)."""
 
 
 def _write_message(out: Path, exc: OSError) -> str:
