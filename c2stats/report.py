@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
+from . import escape
 from .errors import ConfigError, ReportWriteError
 from .figures import save_figure
 from .results import Result, dump_json, save_result
@@ -129,7 +130,8 @@ def _check_distinct(artefacts: Sequence[Artefact]) -> None:
 
 def _provenance_line(cfg, datasets: list[dict]) -> str:
     return (f"Analysis `{cfg.id}` — config hash `{cfg.config_hash[:12]}`; "
-            + "; ".join(f"dataset `{d['name']}` ({d['rows']:,} rows, sha256 `{d['sha256'][:12]}`)" for d in datasets)
+            + "; ".join(f"dataset {escape.markdown_code(d['name'])} ({d['rows']:,} rows, sha256 `{d['sha256'][:12]}`)"
+                        for d in datasets)
             + ". Full provenance in `manifest.json`.")
 
 
@@ -148,31 +150,32 @@ def _files_line(art: Artefact, folder: str) -> str:
 
 def _index_markdown(cfg, results: dict[str, Result], artefacts: Sequence[Artefact], datasets: list[dict]) -> str:
     spec = cfg.spec.analysis
-    lines = [f"# {spec.title}", ""]
+    md = escape.markdown  # user text (titles, levels, labels, notes) never acts as Markdown or HTML
+    lines = [f"# {md(spec.title)}", ""]
     if spec.description:
-        lines += [spec.description, ""]
+        lines += [escape.markdown_line(spec.description), ""]
     lines += [_provenance_line(cfg, datasets), ""]
     section = None
     for art in artefacts:
         if art.section != section:
             section = art.section
-            lines += [f"## {section}", ""]
-        lines += [f"### {art.title or art.id}", ""]
+            lines += [f"## {md(section)}", ""]
+        lines += [f"### {md(art.title or art.id)}", ""]
         if art.caption:
-            lines += [art.caption, ""]
+            lines += [escape.markdown_line(art.caption), ""]
         if art.kind == "table":
             lines.append(render_markdown(_untitled(art.table)).rstrip("\n"))
             lines += ["", _files_line(art, "tables"), ""]
         else:
-            lines += [f"![{art.title or art.id}]({_preview(art)})", "", _files_line(art, "figures"), ""]
+            lines += [f"![{md(art.title or art.id)}]({_preview(art)})", "", _files_line(art, "figures"), ""]
     lines += ["## Models", ""]
     for mid, r in results.items():
-        lines.append(f"- `{mid}` ({r.meta['family']}): `{r.meta['formula']}`, N = {r.glance.get('nobs')}, "
-                     f"spec hash `{r.meta['spec_hash'][:12]}`")
+        lines.append(f"- {escape.markdown_code(mid)} ({md(r.meta['family'])}): {escape.markdown_code(r.meta['formula'])}, "
+                     f"N = {r.glance.get('nobs')}, spec hash `{r.meta['spec_hash'][:12]}`")
         for note in r.meta.get("notes", []):
-            lines.append(f"  - note: {note}")
+            lines.append(f"  - note: {md(note)}")
         for w in r.meta.get("warnings", []):
-            lines.append(f"  - warning: {w}")
+            lines.append(f"  - warning: {md(w)}")
     return "\n".join(lines) + "\n"
 
 

@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from . import escape
 from .errors import C2StatsError, ConfigError
 from .families import FAMILIES, Family
 from .results import Result
@@ -532,13 +533,11 @@ def frame_table(frame: pd.DataFrame, title: str = "", notes: Sequence[str] = (),
 # ----------------------------------------------------------------------------------------------
 # Markdown
 # ----------------------------------------------------------------------------------------------
-_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
 def _md_escape(text: str) -> str:
     """Escape what would break a pipe table or start emphasis (intraword underscores are literal in GFM)."""
-    text = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("`", "\\`")
-    return _MD_UNDERSCORE.sub(r"\\_", " ".join(text.splitlines()))
+    return escape.markdown(text)  # also [ ] and tag-opening < (links, raw HTML), control characters
 
 
 def _md_cell(text: str, mark: str = "") -> str:
@@ -761,14 +760,14 @@ def render_csv(table: TableModel) -> str:
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["kind", "key", table.stub or "label", *table.columns])
+    writer.writerow(map(escape.csv_cell, ["kind", "key", table.stub or "label", *table.columns]))
     blank = [""] * len(table.columns)
     if table.title:
-        writer.writerow(["title", "", table.title, *blank])
+        writer.writerow(map(escape.csv_cell, ["title", "", table.title, *blank]))
     for row in table.rows:
-        writer.writerow([row.kind, row.term or "", row.label, *row.cells])
+        writer.writerow(map(escape.csv_cell, [row.kind, row.term or "", row.label, *row.cells]))
     for note in table.notes:
-        writer.writerow(["note", "", note, *blank])
+        writer.writerow(map(escape.csv_cell, ["note", "", note, *blank]))
     return buffer.getvalue()
 
 
@@ -847,6 +846,8 @@ def render_docx(table: TableModel) -> bytes:
     """
     docx = _import_docx()
     from docx.shared import Pt
+
+    table = escape.map_text(table, escape.xml_text)  # Word refuses control characters
 
     document = docx.Document()
     props = document.core_properties
