@@ -21,6 +21,8 @@ from typing import Any, Callable
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 #: ``<`` that could open an HTML tag, comment, declaration or autolink (``<a``, ``</``, ``<!``, ``<?``).
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+#: ``]`` that closes link text: ``[x](url)``, ``[x][ref]``, ``[x]: url`` (a definition).
+_LINK_CLOSE = re.compile(r"\](?=[(\[:])")
 #: An underscore inside a word is literal in GFM; only those at a word boundary can open emphasis.
 _UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 #: A cell a spreadsheet reads as a formula (OWASP "CSV injection"), unless it is a plain number.
@@ -42,20 +44,22 @@ def markdown(text: Any) -> str:
     """Inline Markdown text (a table cell, a heading, a caption): nothing in it acts as markup.
 
     Escapes backslash, ``|`` (a new cell), ``*``, word-boundary ``_`` and backtick (emphasis, code),
-    ``[`` and ``]`` (links and images), ``<`` before a letter, ``/``, ``!`` or ``?`` (raw HTML,
-    autolinks); line breaks become spaces. For text that starts a line use :func:`markdown_line`.
+    ``]`` before ``(``, ``[`` or ``:`` (inline links, images, reference links: ``[x]`` alone is
+    plain text), ``<`` before a letter, ``/``, ``!`` or ``?`` (raw HTML, autolinks); line breaks
+    become spaces. For text that starts a line use :func:`markdown_line`.
     """
     out = one_line(text).replace("\\", "\\\\")
-    for char in "|*`[]":
+    for char in "|*`":
         out = out.replace(char, "\\" + char)
+    out = _LINK_CLOSE.sub(r"\\]", out)
     out = _TAG_OPEN.sub(r"\\<", out)
     return _UNDERSCORE.sub(r"\\_", out)
 
 
 def markdown_line(text: Any) -> str:
-    """:func:`markdown`, and a leading ``#``, ``>``, ``-``, ``+``, ``=`` or ``1.`` escaped (a caption
-    or description on its own line never becomes a heading, quote or list)."""
-    out = re.sub(r"^(\s*)([#>+=-])", r"\1\\\2", markdown(text))
+    """:func:`markdown`, and a leading ``#``, ``>``, ``-``, ``+``, ``=``, ``[`` or ``1.`` escaped (a
+    caption or description on its own line never becomes a heading, quote, list or link definition)."""
+    out = re.sub(r"^(\s*)([#>+=\[-])", r"\1\\\2", markdown(text))
     return re.sub(r"^(\s*\d+)([.)])", r"\1\\\2", out)
 
 
@@ -73,16 +77,46 @@ def html_text(text: Any) -> str:
 
 
 def csv_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run: text starting with ``= + - @``, tab or carriage
-    return gets a leading apostrophe, unless it is a plain number (``-0.25``, ``+3``, ``1e-5``)."""
+    """A CSV cell a spreadsheet will not run gets a leading apostrophe: text starting with ``=``,
+    ``@``, tab or carriage return, and text starting with ``+`` or ``-`` that holds a call or link
+    character (``( | ! = @ "``; ``-2+3+cmd|' /C calc'!A0``). Numbers and ranges such as ``-0.25``
+    or ``-0.136 to 1.636`` are left as they are."""
     if not isinstance(value, str) or not value.startswith(_FORMULA_START) or _NUMBER.fullmatch(value.strip()):
+        return value
+    if value.startswith(("+", "-")) and not any(c in value for c in '(|!=@"'):
         return value
     return "'" + value
 
 
 def mathtext(text: Any) -> str:
-    """A matplotlib label shown as written: ``$`` escaped so mathtext never parses user text."""
-    return str(text).replace("$", r"\$")
+    """A matplotlib label shown as written: each unescaped ``$`` escaped, so mathtext never parses
+    user text (idempotent: a figure saved in two formats is escaped once)."""
+    return re.sub(r"(?<!\\)\$", r"\\$", str(text))
+
+
+def figure_text(fig: Any) -> None:
+    """Escape ``$`` in every label, title, legend entry and fixed tick label of a matplotlib figure
+    (``$\\foo$`` in a title made saving fail). Formatter output (``$\\mathdefault{10^{2}}$``) is
+    left as mathtext."""
+    from matplotlib.text import Text
+    from matplotlib.ticker import FixedFormatter, FuncFormatter
+
+    def literal(s: str) -> str:
+        return s if "\\mathdefault" in s or "$" not in s else mathtext(s)
+
+    for text in fig.findobj(Text):
+        text.set_text(literal(text.get_text()))
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for formatter in (axis.get_major_formatter(), axis.get_minor_formatter()):
+                if isinstance(formatter, FixedFormatter):  # tick labels given as text (term names, levels)
+                    formatter.seq = [literal(str(s)) for s in formatter.seq]
+                elif isinstance(formatter, FuncFormatter) and not getattr(formatter.func, "_literal", False):
+                    def wrapped(x, pos=None, _func=formatter.func):
+                        return literal(str(_func(x, pos)))
+
+                    wrapped._literal = True
+                    formatter.func = wrapped
 
 
 def xml_text(text: Any) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -412,7 +413,7 @@ class DaskExecutor(Executor):
             if client is None:
                 with _blas_environment():
                     if self.scheduler:
-                        client = distributed.Client(self.scheduler, set_as_default=False)
+                        client = _connect(distributed, self.scheduler)
                     else:
                         import logging
 
@@ -444,6 +445,23 @@ class DaskExecutor(Executor):
             if cluster is not None:
                 cluster.close()
         return out
+
+
+#: Seconds to wait for a ``--scheduler`` before giving up (an unreachable address would otherwise hang).
+CONNECT_TIMEOUT = 10
+
+
+def _connect(distributed, address: str):
+    """A client of the scheduler at ``address``; a malformed or unreachable address is a ConfigError."""
+    if not isinstance(address, str) or not re.fullmatch(r"((tcp|tls|inproc|ucx|ws|wss)://)?[^\s/:]+(:\d+)?/?", address):
+        raise ConfigError(f"--scheduler {address!r} is not a scheduler address; write it as tcp://HOST:PORT, "
+                          "e.g. tcp://10.0.0.5:8786.")
+    try:
+        return distributed.Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"--scheduler {address}: cannot connect within {CONNECT_TIMEOUT} s ({type(exc).__name__}: "
+                          f"{exc}); check that the scheduler is running and reachable, or drop --scheduler to run "
+                          "locally.") from None
 
 
 def local_cluster_config():

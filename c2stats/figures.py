@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from . import escape
 from .errors import ConfigError, SpecificationError, UserInputError
 from .predict import (
     _strata_columns,
@@ -101,8 +102,7 @@ def save_figure(fig: "Figure", path: Path, fmt: str) -> None:
 
     if fmt not in _METADATA:
         raise ValueError(f"unknown figure format {fmt!r}; use png, pdf or svg")
-    for text in fig.findobj(lambda artist: hasattr(artist, "set_parse_math")):
-        text.set_parse_math(False)  # labels are user text: '$' is a dollar, never mathtext (c2stats.escape)
+    escape.figure_text(fig)  # labels are user text: '$' is a dollar, never mathtext
     with mpl.rc_context(theme()):
         fig.savefig(Path(path), format=fmt, metadata=_METADATA[fmt], dpi="figure")
 

@@ -203,6 +203,10 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
         w = _numeric(data, spec.weights, where, source)
         if np.any(w < 0):
             raise DataError(f"{where}: weights column {spec.weights!r} has negative values in rows {_rows(np.flatnonzero(w < 0))}.", source=source)
+        if not np.any(w > 0) or (family.name == "cox" and np.any(w == 0)):  # R's coxph: weights must be > 0
+            which = "all zero" if not np.any(w > 0) else f"zero in rows {_rows(np.flatnonzero(w == 0))}"
+            raise DataError(f"{where}: weights column {spec.weights!r} is {which}; weights must be positive "
+                            "(drop those rows with a sample restriction).", source=source)
         kwargs["weights"] = w
     groups = tuple(data[c].to_numpy() for c in group_columns(spec.vcov))
     return ModelData(frame=data, design=design, groups=groups, n_input=n_input, notes=tuple(notes), dropped=dropped,

@@ -26,7 +26,8 @@ def unescaped(fragment: str, text: str) -> bool:
 
 @pytest.mark.parametrize("text, must_not_contain", [
     (SCRIPT, ["<script", "</script"]),
-    (LINK, ["[x", "](javascript"]),
+    (LINK, ["](javascript"]),
+    ("[x]: javascript:alert(1)", ["]:"]),
     (ROW, ["\n", "|"]),
     ("<!-- hidden -->", ["<!--"]),
     ("<https://evil>", ["<https"]),
@@ -38,10 +39,11 @@ def test_markdown_escapes_markup(text, must_not_contain):
 
 
 def test_markdown_leaves_ordinary_text_alone():
-    for text in ["p < 0.05", "<0.001", "log_cap_ratio", "-0.25", "1.5 (0.3)", "Hazard ratio"]:
+    for text in ["p < 0.05", "<0.001", "log_cap_ratio", "-0.25", "1.5 (0.3)", "Hazard ratio", "the [grid] on x"]:
         assert escape.markdown(text) == text
     assert escape.markdown_line("# not a heading").startswith("\\#")
     assert escape.markdown_line("1. not a list") == "1\\. not a list"
+    assert escape.markdown_line("[x]: javascript:alert(1)").startswith("\\[")
 
 
 def test_markdown_code_keeps_backticks_verbatim():
@@ -50,9 +52,9 @@ def test_markdown_code_keeps_backticks_verbatim():
 
 
 @pytest.mark.parametrize("cell, expected", [
-    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+cmd", "'+cmd"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("@SUM(A1)", "'@SUM(A1)"),
     ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"), ("\tx", "'\tx"),
-    ("-0.25", "-0.25"), ("+3", "+3"), ("-1.5e-05", "-1.5e-05"), ("0.123***", "0.123***"), ("(0.05)", "(0.05)"),
+    ("-0.25", "-0.25"), ("+3", "+3"), ("-0.136 to 1.636", "-0.136 to 1.636"), ("+HYPERLINK(1)", "'+HYPERLINK(1)"), ("-1.5e-05", "-1.5e-05"), ("0.123***", "0.123***"), ("(0.05)", "(0.05)"),
     ("informal", "informal"), (1.5, 1.5),
 ])
 def test_csv_cell(cell, expected):
@@ -61,7 +63,7 @@ def test_csv_cell(cell, expected):
 
 def test_control_characters_and_mathtext():
     assert escape.xml_text("a\x00b\x1bc\td\ne") == "abc\td\ne"
-    assert escape.mathtext("$\\foo$") == "\\$\\foo\\$"
+    assert escape.mathtext("$\\foo$") == "\\$\\foo\\$" == escape.mathtext(escape.mathtext("$\\foo$"))
 
 
 HOSTILE = f"""
@@ -106,7 +108,7 @@ def hostile(analysis, tmp_path):
 def test_levels_titles_and_labels_are_escaped_in_markdown(hostile):
     for name in ["index.md", "tables/t1.md"]:
         text = (hostile / name).read_text()
-        for fragment in ["<script", "](javascript", "<b>", "[x"]:
+        for fragment in ["<script", "](javascript", "<b>"]:
             assert not unescaped(fragment, text), (name, fragment)
     table = (hostile / "tables" / "t1.md").read_text().splitlines()
     rows = [line for line in table if line.startswith("|")]
@@ -117,11 +119,28 @@ def test_levels_titles_and_labels_are_escaped_in_markdown(hostile):
 
 def test_csv_cells_are_not_formulas(hostile):
     cells = [c for row in csv.reader(io.StringIO((hostile / "tables" / "t1.csv").read_text())) for c in row]
-    assert not [c for c in cells if c.startswith(("=", "@")) or (c.startswith(("+", "-")) and not
-                                                                  escape._NUMBER.fullmatch(c))]
+    assert not [c for c in cells if c.startswith(("=", "@")) or (c.startswith(("+", "-")) and "(" in c)]
     assert "'=HYPERLINK(\"http://evil\")" in cells
 
 
 def test_word_and_figure_are_written(hostile):
     assert (hostile / "tables" / "t1.docx").stat().st_size > 0  # a bell character made Word refuse it
     assert (hostile / "figures" / "f1.png").stat().st_size > 0  # '$\\foo$' made mathtext fail
+
+
+def test_figure_text_escapes_user_dollars_but_keeps_formatter_mathtext(tmp_path):
+    from matplotlib.figure import Figure
+
+    from c2stats.figures import save_figure
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    ax.plot([1, 10, 100], [1, 2, 3], label="$\\foo$ level")
+    ax.set_xscale("log")
+    ax.set_yticks([1, 2, 3], ["a", "$\\bar$", "c"])
+    ax.set_title("costs $5 and $\\undefined{x}$")
+    ax.legend()
+    save_figure(fig, tmp_path / "f.png", "png")  # mathtext would raise on \foo, \bar, \undefined
+    save_figure(fig, tmp_path / "f.svg", "svg")  # a second save escapes nothing twice
+    assert ax.get_title() == "costs \\$5 and \\$\\undefined{x}\\$"
+    assert any("\\mathdefault" in t.get_text() for t in ax.get_xticklabels())  # log ticks still mathtext
