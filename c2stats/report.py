@@ -403,7 +403,12 @@ def publish(tmp: Path, out: Path) -> None:
         if out.exists():
             old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
             os.replace(out, old)
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except BaseException:  # an interrupt or error between the renames: put the old report back
+            if old is not None and not out.exists():
+                os.replace(old, out)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
