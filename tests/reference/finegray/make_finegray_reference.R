@@ -1,0 +1,88 @@
+# Reference values for the c2stats finegray family (tests/families/test_finegray.py).
+# Run from tests/reference/:
+#   Rscript finegray/make_finegray_reference.R > finegray/make_finegray_reference.Rout 2>&1
+# Fine-Gray subdistribution hazards as survival's vignette ("Multi-state models and competing
+# risks"): finegray() expands the data, coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt)
+# fits it; cluster SEs are cluster(<column>) on the expanded data. cmprsk::crr on the same data
+# for comparison.
+suppressPackageStartupMessages({library(survival); library(MASS); library(cmprsk); library(jsonlite)})
+sessionInfo()
+ctl <- coxph.control(eps = 1e-12, iter.max = 100)
+
+# --- data ----------------------------------------------------------------------------------------
+mel <- MASS::Melanoma
+mel$id <- seq_len(nrow(mel))
+mel$cause <- c("melanoma", "alive", "other")[mel$status]  # 2 = alive = censored
+write.csv(mel[, c("id", "time", "status", "cause", "sex", "age", "year", "thickness", "ulcer")],
+          "finegray/melanoma.csv", row.names = FALSE)
+
+pbc0 <- survival::pbc[, c("id", "time", "status", "age", "bili", "albumin", "edema")]
+set.seed(20240917)
+pbc0$w <- sample(1:3, nrow(pbc0), replace = TRUE)
+write.csv(pbc0, "finegray/pbc.csv", row.names = FALSE)
+
+out <- list()
+record <- function(fit, fg, extra = list()) {
+  c(list(coef = as.list(coef(fit)), se = as.list(sqrt(diag(vcov(fit)))),
+         se_model = as.list(sqrt(diag(if (is.null(fit$naive.var)) fit$var else fit$naive.var))),
+         vcov = unname(vcov(fit)), loglik = fit$loglik[2], loglik_null = fit$loglik[1],
+         score_test = unname(fit$score), n_expanded = nrow(fg), n_events = fit$nevent,
+         sum_fgwt = sum(fg$fgwt), iter = fit$iter), extra)
+}
+
+# --- Melanoma: death from melanoma (1), competing: other death (3), censored: alive (2) ---------
+mel$st <- factor(mel$status, levels = c(2, 1, 3))
+fg_mel <- finegray(Surv(time, st) ~ ., data = mel, etype = "1")
+print(dim(fg_mel)); print(attr(fg_mel, "event"))
+write.csv(fg_mel[, c("id", "fgstart", "fgstop", "fgstatus", "fgwt")], "finegray/melanoma_expanded.csv",
+          row.names = FALSE)
+f_mel <- Surv(fgstart, fgstop, fgstatus) ~ sex + age + log(thickness) + ulcer
+m1 <- coxph(f_mel, data = fg_mel, weights = fgwt, control = ctl)
+print(summary(m1))
+out$melanoma_model <- record(m1, fg_mel)
+m2 <- coxph(update(f_mel, . ~ . + cluster(id)), data = fg_mel, weights = fgwt, control = ctl)
+print(summary(m2))
+out$melanoma_cluster_id <- record(m2, fg_mel)
+m3 <- coxph(update(f_mel, . ~ . + cluster(year)), data = fg_mel, weights = fgwt, control = ctl)
+out$melanoma_cluster_year <- record(m3, fg_mel, list(n_clusters = length(unique(fg_mel$year))))
+m4 <- coxph(f_mel, data = fg_mel, weights = fgwt, control = ctl, ties = "breslow")
+out$melanoma_breslow <- record(m4, fg_mel)
+m5 <- coxph(update(f_mel, . ~ . + cluster(id)), data = fg_mel, weights = fgwt, control = ctl, ties = "breslow")
+out$melanoma_breslow_cluster_id <- record(m5, fg_mel)
+# the competing event as the cause of interest (censoring unchanged)
+fg_mel3 <- finegray(Surv(time, st) ~ ., data = mel, etype = "3")
+m6 <- coxph(update(f_mel, . ~ . + cluster(id)), data = fg_mel3, weights = fgwt, control = ctl)
+out$melanoma_other_cluster_id <- record(m6, fg_mel3)
+
+X <- model.matrix(~ sex + age + log(thickness) + ulcer, data = mel)[, -1]
+c1 <- crr(mel$time, mel$status, X, failcode = 1, cencode = 2)
+print(summary(c1))
+out$melanoma_crr <- list(coef = as.list(setNames(c1$coef, colnames(X))),
+                         se = as.list(setNames(sqrt(diag(c1$var)), colnames(X))))
+
+# --- pbc: death (2), competing: transplant (1), censored (0) ------------------------------------
+pbc0$st <- factor(pbc0$status, levels = 0:2, labels = c("censor", "transplant", "death"))
+fg_pbc <- finegray(Surv(time, st) ~ ., data = pbc0, etype = "death")
+print(dim(fg_pbc))
+f_pbc <- Surv(fgstart, fgstop, fgstatus) ~ age + log(bili) + albumin + edema
+p1 <- coxph(f_pbc, data = fg_pbc, weights = fgwt, control = ctl)
+print(summary(p1))
+out$pbc_model <- record(p1, fg_pbc)
+p2 <- coxph(update(f_pbc, . ~ . + cluster(id)), data = fg_pbc, weights = fgwt, control = ctl)
+print(summary(p2))
+out$pbc_cluster_id <- record(p2, fg_pbc)
+# case weights: finegray(weights = w) multiplies them into fgwt (the censoring curve is unweighted)
+fg_pbcw <- finegray(Surv(time, st) ~ ., data = pbc0, etype = "death", weights = w)
+p3 <- coxph(update(f_pbc, . ~ . + cluster(id)), data = fg_pbcw, weights = fgwt, control = ctl)
+print(summary(p3))
+out$pbc_weighted_cluster_id <- record(p3, fg_pbcw)
+Xp <- model.matrix(~ age + log(bili) + albumin + edema, data = pbc0)[, -1]
+c2 <- crr(pbc0$time, pbc0$status, Xp, failcode = 2, cencode = 0)
+print(summary(c2))
+out$pbc_crr <- list(coef = as.list(setNames(c2$coef, colnames(Xp))),
+                    se = as.list(setNames(sqrt(diag(c2$var)), colnames(Xp))))
+
+# R refuses (start, stop] data without an id
+print(try(finegray(Surv(time - 1, time, st) ~ ., data = pbc0, etype = "death")))
+
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "finegray/finegray.json")
