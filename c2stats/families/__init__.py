@@ -30,3 +30,4 @@ def get_family(name: str):
 
 # Importing the modules registers the built-in families.
 from . import clogit, cox, discrete_hazard, exponential, firth, logit, mixed, mnlogit, ols, panel, probit, weibull  # noqa: E402,F401
+from . import finegray  # noqa: E402,F401

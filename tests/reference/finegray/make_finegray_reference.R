@@ -37,7 +37,11 @@ print(dim(fg_mel)); print(attr(fg_mel, "event"))
 write.csv(fg_mel[, c("id", "fgstart", "fgstop", "fgstatus", "fgwt")], "finegray/melanoma_expanded.csv",
           row.names = FALSE)
 f_mel <- Surv(fgstart, fgstop, fgstatus) ~ sex + age + log(thickness) + ulcer
-m1 <- coxph(f_mel, data = fg_mel, weights = fgwt, control = ctl)
+# robust = FALSE: with fractional weights coxph defaults to robust = TRUE with every expanded row
+# its own cluster, which splits subjects; the model variance is the inverse information
+m1 <- coxph(f_mel, data = fg_mel, weights = fgwt, control = ctl, robust = FALSE)
+m1_default <- coxph(f_mel, data = fg_mel, weights = fgwt, control = ctl)
+print(summary(m1_default))  # shows both se(coef) (= m1's) and the row-wise 'robust se'
 print(summary(m1))
 out$melanoma_model <- record(m1, fg_mel)
 m2 <- coxph(update(f_mel, . ~ . + cluster(id)), data = fg_mel, weights = fgwt, control = ctl)
@@ -45,7 +49,7 @@ print(summary(m2))
 out$melanoma_cluster_id <- record(m2, fg_mel)
 m3 <- coxph(update(f_mel, . ~ . + cluster(year)), data = fg_mel, weights = fgwt, control = ctl)
 out$melanoma_cluster_year <- record(m3, fg_mel, list(n_clusters = length(unique(fg_mel$year))))
-m4 <- coxph(f_mel, data = fg_mel, weights = fgwt, control = ctl, ties = "breslow")
+m4 <- coxph(f_mel, data = fg_mel, weights = fgwt, control = ctl, ties = "breslow", robust = FALSE)
 out$melanoma_breslow <- record(m4, fg_mel)
 m5 <- coxph(update(f_mel, . ~ . + cluster(id)), data = fg_mel, weights = fgwt, control = ctl, ties = "breslow")
 out$melanoma_breslow_cluster_id <- record(m5, fg_mel)
@@ -65,7 +69,7 @@ pbc0$st <- factor(pbc0$status, levels = 0:2, labels = c("censor", "transplant", 
 fg_pbc <- finegray(Surv(time, st) ~ ., data = pbc0, etype = "death")
 print(dim(fg_pbc))
 f_pbc <- Surv(fgstart, fgstop, fgstatus) ~ age + log(bili) + albumin + edema
-p1 <- coxph(f_pbc, data = fg_pbc, weights = fgwt, control = ctl)
+p1 <- coxph(f_pbc, data = fg_pbc, weights = fgwt, control = ctl, robust = FALSE)
 print(summary(p1))
 out$pbc_model <- record(p1, fg_pbc)
 p2 <- coxph(update(f_pbc, . ~ . + cluster(id)), data = fg_pbc, weights = fgwt, control = ctl)

@@ -1,0 +1,188 @@
+"""Fine-Gray subdistribution hazards: the effect of covariates on the cumulative incidence of one cause.
+
+``family = "finegray"`` with ``time``, ``event`` = a column of outcome categories, ``event_value``
+= the cause of interest and ``options = {censor_value = ...}`` = the value(s) of ``event`` meaning
+censored; every other value is a competing event. The numbers are R's
+
+    fg <- finegray(Surv(time, factor(event)) ~ ., data, etype = event_value)
+    coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt, data = fg)
+
+(survival 3.5-3; the censoring level first in the factor), computed by
+:mod:`c2stats.families._finegray_engine`: the data are expanded so that subjects with a competing
+event stay in the risk sets, weighted by the censoring Kaplan-Meier, and the weighted Cox partial
+likelihood is maximised with the Cox engine (Efron ties by default, as coxph). Coefficients are log
+subdistribution hazard ratios.
+
+Variance: ``model`` is coxph's inverse information on the expanded data. ``robust`` clusters the
+expanded rows of each subject (each input row is a subject): R's ``cluster(id)`` on the expanded
+data, Fine and Gray's sandwich, and the variance to report. ``{type = "cluster", groups = "g"}``
+is R's ``cluster(g)`` on the expanded data (a subject's rows share its ``g``). No small-sample
+factor, as coxph. ``cmprsk::crr`` gives the same model up to its handling of times tied between
+censoring and events (tests/reference/finegray/README.md records how close).
+
+``glance``: ``loglik`` (the weighted partial likelihood, ``loglik_null`` at zero), ``lr_test``,
+``score_test``, ``wald_test`` (with the reported variance), ``n_events`` (rows with the cause of
+interest), ``n_competing``, ``n_censored``, ``n_expanded`` (rows of the expanded data).
+
+Not available: ``start`` ((start, stop] data: R's finegray needs a subject id and a left-truncation
+weight for them), censoring strata.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from ..errors import SpecificationError
+from ..vcov import sandwich_vcov
+from . import register_family
+from ._base import Estimate, Family, FamilyOptions, ModelData
+
+Scalar = int | float | str
+
+
+class FinegrayOptions(FamilyOptions):
+    """Options of the ``finegray`` family."""
+
+    censor_value: Scalar | list[Scalar] | None = Field(
+        default=None,
+        description=(
+            "The value, or list of values, of the event column that mean censored (R: the first level of "
+            "factor(status)); every value other than this and event_value is a competing event."
+        ),
+    )
+    ties: Literal["efron", "breslow"] = Field(default="efron", description="Tie handling of the weighted Cox fit: 'efron' (R's default) or 'breslow'.")
+    eps: float = Field(default=1e-9, gt=0, description="Convergence: relative change of the log partial likelihood (coxph.control eps).")
+    max_iter: int = Field(default=100, ge=1, description="Maximum Newton-Raphson iterations (coxph.control iter.max).")
+
+
+def censor_values(spec) -> list[Any]:
+    """The censoring value(s) of a model spec (a top-level ``censor_value`` when ModelSpec has one)."""
+    value = getattr(spec, "censor_value", None)
+    if value is None:
+        value = dict(spec.options or {}).get("censor_value")
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def check_spec(spec) -> None:
+    """Refuse a finegray declaration that cannot describe competing risks (no data needed).
+
+    Raises
+    ------
+    SpecificationError
+        ``where`` names the key: ``event_value`` missing, ``censor_value`` missing or equal to
+        ``event_value``, or ``start`` given.
+    """
+    where = f"model {spec.id!r}"
+    event = spec.event or "<event column>"
+    if spec.event_value is None:
+        raise SpecificationError(
+            f"{where}: the finegray family needs event_value, the cause of interest among the values of {event!r} "
+            f"(e.g. event_value = 1); the other non-censoring values are competing events.", where="event_value")
+    censored = censor_values(spec)
+    if not censored:
+        raise SpecificationError(
+            f"{where}: the finegray family needs censor_value, the value(s) of {event!r} that mean censored, e.g. "
+            "options = {censor_value = 0} (R: the first level of factor(status)).", where="censor_value")
+    if any(_same(spec.event_value, v) for v in censored):
+        raise SpecificationError(
+            f"{where}: censor_value {censored!r} includes event_value {spec.event_value!r}; a row cannot be both "
+            "censored and the event of interest. Give the censoring code(s) in censor_value and the cause of interest "
+            "in event_value.", where="censor_value")
+    if spec.start is not None:
+        raise SpecificationError(
+            f"{where}: the finegray family takes right-censored data only (time, one row per subject); start = "
+            f"{spec.start!r} ((start, stop] rows) would need a subject id and a left-truncation weight (R's finegray "
+            "with id =), which c2stats does not offer. Remove start, or use family = 'cox' with event_value for the "
+            "cause-specific hazard.", where="start")
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) or str(a) == str(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def cause_codes(spec, frame: pd.DataFrame) -> np.ndarray:
+    """0 = censored, 1 = the cause of interest, 2 = a competing event, for each row of ``frame``.
+
+    Raises
+    ------
+    SpecificationError
+        ``event_value`` absent from the column (naming the values present).
+    """
+    where = f"model {spec.id!r}"
+    raw = frame[spec.event]
+    present = pd.unique(raw)
+    shown = ", ".join(map(repr, sorted(present.tolist(), key=lambda v: (str(type(v)), v))[:10]))
+    is_event = (raw == spec.event_value).to_numpy()
+    if not is_event.any():
+        raise SpecificationError(
+            f"{where}: event_value {spec.event_value!r} does not occur in {spec.event!r} in the estimation sample "
+            f"(its values: {shown}); set event_value to the code of the cause of interest.", where="event_value")
+    is_censored = raw.isin(censor_values(spec)).to_numpy()
+    return np.where(is_event, 1, np.where(is_censored, 0, 2))
+
+
+@register_family("finegray")
+class Finegray(Family):
+    """Fine-Gray subdistribution hazards (log subdistribution hazard scale)."""
+
+    kind: ClassVar[str] = "survival"
+    scale: ClassVar[str] = "log_hazard"
+    intercept_absorbed: ClassVar[bool] = True
+    Options = FinegrayOptions
+    vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster")
+    cluster_hc: ClassVar[tuple[str, ...]] = ()
+
+    check_spec = staticmethod(check_spec)
+
+    def fit(self, spec, data: ModelData) -> Estimate:
+        from ._cox_engine import score_residuals
+        from ._finegray_engine import fit_finegray
+
+        check_spec(spec)
+        options = self.Options.model_validate(spec.options)
+        keep = [i for i, n in enumerate(data.names) if n != "(Intercept)"]  # absorbed by the baseline, as coxph
+        X, names = data.X[:, keep], tuple(data.names[i] for i in keep)
+        codes = cause_codes(spec, data.frame)
+        fit = fit_finegray(X, data.time, codes, weights=data.weights, ties=options.ties, eps=options.eps,
+                           max_iter=options.max_iter)
+        cox, rows = fit.cox, fit.expansion.row
+        n, k = X.shape
+        if spec.vcov.type == "model":
+            vcov = cox.vcov_model
+        else:
+            scores = score_residuals(cox, X[rows], weighted=True)
+            # a subject's expanded rows are one cluster: sum them, then R's D'D with no factor
+            subject = np.zeros((n, k))
+            np.add.at(subject, rows, scores)
+            vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=cox.vcov_model, scores=subject, groups=data.groups,
+                                 n=n, k=k, cluster_default="none", robust_kind="none")
+        notes = [] if cox.converged else [f"model {spec.id!r}: did not converge ({cox.reason})."]
+        if not fit.n_censored:
+            notes.append(f"model {spec.id!r}: no row of {spec.event!r} has censor_value {censor_values(spec)!r}; every "
+                         "row is the event of interest or a competing event. Check censor_value if the data have "
+                         "censored rows.")
+        glance = {
+            "loglik": cox.loglik,
+            "loglik_null": cox.loglik_null,
+            "n_events": fit.n_events,
+            "n_competing": fit.n_competing,
+            "n_censored": fit.n_censored,
+            "n_expanded": int(rows.size),
+            "n_subjects": int(n),
+            "ties": options.ties,
+            "lr_test": cox.lr_test,
+            "wald_test": float(cox.coef @ np.linalg.lstsq(vcov, cox.coef, rcond=None)[0]),
+            "score_test": cox.score_test,
+            "converged": bool(cox.converged),
+            "iterations": int(cox.iterations),
+        }
+        return Estimate(names, cox.coef, vcov, glance, raw=fit, notes=tuple(notes))
