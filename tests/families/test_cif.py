@@ -104,3 +104,52 @@ def test_bad_input():
         cumulative_incidence([1, 2], ["c", "c"], censor_value="c")
     with pytest.raises(ValueError, match="positive"):
         cumulative_incidence([0, 2], [1, 0], censor_value=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# plot_cif: the Axes hold the frame's numbers (Agg)
+# ----------------------------------------------------------------------------------------------
+def test_plot_cif_draws_each_group_and_cause(ref, melanoma):
+    from matplotlib.collections import PolyCollection
+
+    from c2stats._cif_plot import plot_cif
+
+    frame = cumulative_incidence(melanoma["time"], melanoma["cause"], censor_value="alive", group=melanoma["ulcer"])
+    ax = plot_cif(frame, causes=["melanoma", "other"], group_labels={"0": "no ulcer", "1": "ulcer"}, xlabel="days")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert sorted(lines) == ["no ulcer: melanoma", "no ulcer: other", "ulcer: melanoma", "ulcer: other"]
+    r = pd.DataFrame(ref["melanoma_ulcer"])
+    want = r[(r["group"] == "1") & (r["cause"] == "1")]  # R's curve of melanoma deaths with ulcer
+    line = lines["ulcer: melanoma"]
+    assert line.get_drawstyle() == "steps-post"
+    x, y = line.get_xdata(), line.get_ydata()
+    assert (x[0], y[0]) == (0.0, 0.0)
+    np.testing.assert_allclose(x[1:-1], want["time"], rtol=0, atol=0)
+    np.testing.assert_allclose(y[1:-1], want["estimate"], rtol=0, atol=1e-8)
+    assert x[-1] == melanoma["time"].max()
+    assert lines["ulcer: melanoma"].get_color() == lines["ulcer: other"].get_color()
+    assert lines["ulcer: melanoma"].get_linestyle() != lines["ulcer: other"].get_linestyle()
+    bands = {c.get_gid(): c for c in ax.collections if isinstance(c, PolyCollection)}
+    assert set(bands) == {f"band:{label}" for label in lines}
+    upper = bands["band:ulcer: melanoma"].get_paths()[0].vertices[:, 1].max()
+    assert upper == pytest.approx(want["conf_high"].max(), abs=1e-8)
+    assert ax.get_xlabel() == "days" and ax.get_ylabel() == "Cumulative incidence"
+    assert ax.get_ylim()[0] == 0 and ax.get_ylim()[1] <= 1
+
+
+def test_plot_cif_single_group_labels_causes_and_reuses_ax(melanoma):
+    from matplotlib.figure import Figure
+
+    from c2stats._cif_plot import plot_cif
+
+    frame = cumulative_incidence(melanoma["time"], melanoma["cause"], censor_value="alive")
+    ax = Figure().add_subplot()
+    out = plot_cif(frame, ax, conf_int=False, x_max=1000, cause_labels={"other": "other death"})
+    assert out is ax
+    assert [line.get_label() for line in ax.get_lines()] == ["melanoma", "other death"]
+    assert not ax.collections
+    assert max(line.get_xdata().max() for line in ax.get_lines()) == 1000
+    with pytest.raises(ValueError, match="not in the frame"):
+        plot_cif(frame, causes=["relapse"])
+    with pytest.raises(ValueError, match="lacks column"):
+        plot_cif(frame.drop(columns="conf_low"))
