@@ -51,7 +51,7 @@ class FinegrayExpansion:
     weight: np.ndarray
     """``fgwt`` (times the case weights when given)."""
     censoring_time: np.ndarray
-    """Times at which the censoring Kaplan-Meier drops."""
+    """Times at which the censoring Kaplan-Meier drops (empty with several censoring strata)."""
     censoring_survival: np.ndarray
     """The censoring Kaplan-Meier ``G`` just after each ``censoring_time``."""
 
@@ -63,15 +63,17 @@ class FinegrayFit:
     expansion: FinegrayExpansion
     cox: CoxFit
     n_events: int
-    """Rows with the event of interest."""
+    """Rows (subjects) with the event of interest."""
     n_competing: int
-    """Rows with a competing event."""
+    """Rows with a competing event, among those used."""
     n_censored: int
-    """Censored rows."""
+    """Censored rows, among those used."""
+    n_dropped: int = 0
+    """Rows left out because their censoring stratum has no event of interest."""
 
 
 def finegray_expand(time: np.ndarray, cause: np.ndarray, *, weights: np.ndarray | None = None,
-                    timefix: bool = True) -> FinegrayExpansion:
+                    strata: np.ndarray | None = None, timefix: bool = True) -> FinegrayExpansion:
     """Expand right-censored competing-risks data as R's ``finegray(Surv(time, status) ~ ., etype=)``.
 
     Parameters
@@ -82,6 +84,10 @@ def finegray_expand(time: np.ndarray, cause: np.ndarray, *, weights: np.ndarray 
         0 = censored, 1 = the event of interest (``etype``), 2 = a competing event.
     weights
         Case weights (multiplied into ``fgwt``; the censoring curve is unweighted, as in R).
+    strata
+        Integer codes of censoring strata (R: ``strata()`` in the finegray formula), numbered in
+        R's level order: one censoring curve per stratum, rows written stratum by stratum, and the
+        rows of a stratum without an event of interest left out, as R does.
     timefix
         Merge times equal up to round-off first (R's ``timefix = TRUE``, ``aeqSurv``).
 
@@ -104,6 +110,24 @@ def finegray_expand(time: np.ndarray, cause: np.ndarray, *, weights: np.ndarray 
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     if timefix:
         _, t = _aeq_surv(None, t, np.argsort(t, kind="stable"))
+    codes = np.zeros(n, dtype=np.intp) if strata is None else np.asarray(strata, dtype=np.intp)
+    parts = [_expand_stratum(np.flatnonzero(codes == s), t, c) for s in np.unique(codes)]
+    parts = [p for p in parts if p is not None]
+    row = np.concatenate([p[0] for p in parts])
+    single = strata is None or len(np.unique(codes)) == 1
+    return FinegrayExpansion(
+        row=row, start=np.concatenate([p[1] for p in parts]), stop=np.concatenate([p[2] for p in parts]),
+        status=(c[row] == EVENT).astype(float), weight=np.concatenate([p[3] for p in parts]) * w[row],
+        censoring_time=parts[0][4] if single else np.array([]),
+        censoring_survival=parts[0][5] if single else np.array([]),
+    )
+
+
+def _expand_stratum(index: np.ndarray, t_all: np.ndarray, c_all: np.ndarray):
+    """finegray's ``stratfun``: rows, start, stop, weight, censoring times and G of one stratum (None without events)."""
+    t, c = t_all[index], c_all[index]
+    if not np.any(c == EVENT):
+        return None
     zero = 0.0  # R: 0 when every time is positive (start of every row)
     # the censoring Kaplan-Meier: at a censoring time, rows with an event at that time have left
     utimes, inverse = np.unique(t, return_inverse=True)
@@ -124,8 +148,8 @@ def finegray_expand(time: np.ndarray, cause: np.ndarray, *, weights: np.ndarray 
     rows, starts, stops, wts = [], [], [], []
     first_cut = np.searchsorted(ct2, t, side="left")  # first j with ct2[j] >= t
     kept_after = [np.flatnonzero(keep[j + 1:]) + j + 1 for j in range(ct2.size)]
-    for i in range(n):
-        rows.append(i)
+    for i in range(t.size):
+        rows.append(index[i])
         starts.append(zero)
         if c[i] != COMPETING:
             stops.append(t[i])
@@ -136,30 +160,31 @@ def finegray_expand(time: np.ndarray, cause: np.ndarray, *, weights: np.ndarray 
         wts.append(1.0)
         extra = kept_after[j]
         if extra.size:
-            rows.extend([i] * extra.size)
+            rows.extend([index[i]] * extra.size)
             starts.extend(ct2[extra - 1])
             stops.extend(ct2[extra])
             wts.extend(cp2[extra] / cp2[j])
-    row = np.asarray(rows, dtype=np.intp)
-    return FinegrayExpansion(
-        row=row, start=np.asarray(starts, dtype=float), stop=np.asarray(stops, dtype=float),
-        status=(c[row] == EVENT).astype(float), weight=np.asarray(wts, dtype=float) * w[row],
-        censoring_time=ctime, censoring_survival=cprob,
-    )
+    return (np.asarray(rows, dtype=np.intp), np.asarray(starts, dtype=float), np.asarray(stops, dtype=float),
+            np.asarray(wts, dtype=float), ctime, cprob)
 
 
 def fit_finegray(X: np.ndarray, time: np.ndarray, cause: np.ndarray, *, weights: np.ndarray | None = None,
+                 censoring_strata: np.ndarray | None = None, strata: np.ndarray | None = None,
                  ties: Literal["efron", "breslow"] = "efron", eps: float = 1e-9, max_iter: int = 100,
                  timefix: bool = True) -> FinegrayFit:
     """Fine-Gray model: :func:`finegray_expand`, then the weighted Cox fit on the expanded rows.
 
-    ``X`` has one row per subject (no intercept). The robust variance clusters the expanded rows
-    of each subject: see :func:`~c2stats.families._cox_engine.score_residuals` with ``X[row]``.
+    ``X`` has one row per subject (no intercept). ``censoring_strata`` are finegray's strata (one
+    censoring curve each), ``strata`` coxph's (one baseline subdistribution hazard each), both
+    one code per subject. The robust variance clusters the expanded rows of each subject: see
+    :func:`~c2stats.families._cox_engine.score_residuals` with ``X[row]``.
     """
     X = np.asarray(X, dtype=float)
-    fg = finegray_expand(time, cause, weights=weights, timefix=timefix)
-    cox = fit_cox(X[fg.row], fg.stop, fg.status, entry=fg.start, weights=fg.weight, ties=ties, eps=eps,
+    fg = finegray_expand(time, cause, weights=weights, strata=censoring_strata, timefix=timefix)
+    cox = fit_cox(X[fg.row], fg.stop, fg.status, entry=fg.start, weights=fg.weight,
+                  strata=None if strata is None else np.asarray(strata)[fg.row], ties=ties, eps=eps,
                   max_iter=max_iter, timefix=timefix)
-    c = np.asarray(cause)
-    return FinegrayFit(expansion=fg, cox=cox, n_events=int(np.sum(c == EVENT)),
-                       n_competing=int(np.sum(c == COMPETING)), n_censored=int(np.sum(c == CENSORED)))
+    used = np.asarray(cause)[np.unique(fg.row)]
+    return FinegrayFit(expansion=fg, cox=cox, n_events=int(np.sum(used == EVENT)),
+                       n_competing=int(np.sum(used == COMPETING)), n_censored=int(np.sum(used == CENSORED)),
+                       n_dropped=int(len(X) - used.size))

@@ -20,12 +20,17 @@ is R's ``cluster(g)`` on the expanded data (a subject's rows share its ``g``). N
 factor, as coxph. ``cmprsk::crr`` gives the same model up to its handling of times tied between
 censoring and events (tests/reference/finegray/README.md records how close).
 
+``options.censoring_strata`` gives each stratum its own censoring distribution (R: ``strata()`` in
+the finegray formula; the rows of a stratum without the event of interest are left out, as R
+does, with a note); ``options.strata`` gives each its own baseline (R: ``strata()`` in coxph).
+
 ``glance``: ``loglik`` (the weighted partial likelihood, ``loglik_null`` at zero), ``lr_test``,
 ``score_test``, ``wald_test`` (with the reported variance), ``n_events`` (rows with the cause of
-interest), ``n_competing``, ``n_censored``, ``n_expanded`` (rows of the expanded data).
+interest), ``n_competing``, ``n_censored``, ``n_expanded`` (rows of the expanded data),
+``n_dropped``; ``nobs`` counts the rows (subjects) used.
 
 Not available: ``start`` ((start, stop] data: R's finegray needs a subject id and a left-truncation
-weight for them), censoring strata.
+weight for them).
 """
 
 from __future__ import annotations
@@ -53,6 +58,17 @@ class FinegrayOptions(FamilyOptions):
             "The value, or list of values, of the event column that mean censored (R: the first level of "
             "factor(status)); every value other than this and event_value is a competing event."
         ),
+    )
+    censoring_strata: str | list[str] | None = Field(
+        default=None,
+        description=(
+            "Column(s) with a separate censoring distribution per value (R: strata() in the finegray formula); "
+            "rows of a stratum without the event of interest are left out, as R does."
+        ),
+    )
+    strata: str | list[str] | None = Field(
+        default=None,
+        description="Column(s) with a separate baseline subdistribution hazard per value (R: strata() in the coxph formula).",
     )
     ties: Literal["efron", "breslow"] = Field(default="efron", description="Tie handling of the weighted Cox fit: 'efron' (R's default) or 'breslow'.")
     eps: float = Field(default=1e-9, gt=0, description="Convergence: relative change of the log partial likelihood (coxph.control eps).")
@@ -109,6 +125,22 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
+def _columns(value) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _strata_codes(frame: pd.DataFrame, value) -> np.ndarray | None:
+    """Integer codes in R's factor-level order (sorted; several columns: the first varies slowest)."""
+    columns = _columns(value)
+    if not columns:
+        return None
+    if len(columns) == 1:
+        return pd.factorize(frame[columns[0]], sort=True)[0]
+    return pd.MultiIndex.from_frame(frame[columns]).factorize(sort=True)[0]
+
+
 def cause_codes(spec, frame: pd.DataFrame) -> np.ndarray:
     """0 = censored, 1 = the cause of interest, 2 = a competing event, for each row of ``frame``.
 
@@ -143,6 +175,9 @@ class Finegray(Family):
 
     check_spec = staticmethod(check_spec)
 
+    def extra_columns(self, options: dict) -> list[str]:
+        return _columns(options.get("censoring_strata")) + _columns(options.get("strata"))
+
     def fit(self, spec, data: ModelData) -> Estimate:
         from ._cox_engine import score_residuals
         from ._finegray_engine import fit_finegray
@@ -152,7 +187,9 @@ class Finegray(Family):
         keep = [i for i, n in enumerate(data.names) if n != "(Intercept)"]  # absorbed by the baseline, as coxph
         X, names = data.X[:, keep], tuple(data.names[i] for i in keep)
         codes = cause_codes(spec, data.frame)
-        fit = fit_finegray(X, data.time, codes, weights=data.weights, ties=options.ties, eps=options.eps,
+        fit = fit_finegray(X, data.time, codes, weights=data.weights,
+                           censoring_strata=_strata_codes(data.frame, options.censoring_strata),
+                           strata=_strata_codes(data.frame, options.strata), ties=options.ties, eps=options.eps,
                            max_iter=options.max_iter)
         cox, rows = fit.cox, fit.expansion.row
         n, k = X.shape
@@ -166,6 +203,10 @@ class Finegray(Family):
             vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=cox.vcov_model, scores=subject, groups=data.groups,
                                  n=n, k=k, cluster_default="none", robust_kind="none")
         notes = [] if cox.converged else [f"model {spec.id!r}: did not converge ({cox.reason})."]
+        used = np.unique(rows)
+        if fit.n_dropped:
+            notes.append(f"model {spec.id!r}: {fit.n_dropped} of {n} rows left out: their censoring stratum "
+                         f"({_columns(options.censoring_strata)}) has no event of interest (as R's finegray).")
         if not fit.n_censored:
             notes.append(f"model {spec.id!r}: no row of {spec.event!r} has censor_value {censor_values(spec)!r}; every "
                          "row is the event of interest or a competing event. Check censor_value if the data have "
@@ -177,7 +218,10 @@ class Finegray(Family):
             "n_competing": fit.n_competing,
             "n_censored": fit.n_censored,
             "n_expanded": int(rows.size),
-            "n_subjects": int(n),
+            "n_subjects": int(used.size),
+            "n_dropped": fit.n_dropped,
+            "nobs": int(used.size),
+            "n_strata": None if options.strata is None else int(len(np.unique(_strata_codes(data.frame, options.strata)))),
             "ties": options.ties,
             "lr_test": cox.lr_test,
             "wald_test": float(cox.coef @ np.linalg.lstsq(vcov, cox.coef, rcond=None)[0]),
@@ -185,4 +229,6 @@ class Finegray(Family):
             "converged": bool(cox.converged),
             "iterations": int(cox.iterations),
         }
+        if spec.vcov.type == "cluster" and data.groups:  # R counts the clusters of the rows it fits
+            glance["n_clusters"] = int(len(pd.unique(data.groups[0][used])))
         return Estimate(names, cox.coef, vcov, glance, raw=fit, notes=tuple(notes))

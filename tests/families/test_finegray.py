@@ -74,6 +74,16 @@ def test_expanded_data_is_finegrays(melanoma):
     np.testing.assert_allclose(fg.weight, expected["fgwt"], rtol=1e-14)
 
 
+def test_expanded_data_with_censoring_strata(melanoma):
+    """finegray(... + strata(ulcer)): one censoring curve per stratum, rows written stratum by stratum."""
+    expected = pd.read_csv(REF / "melanoma_cstrata_expanded.csv")
+    cause = melanoma["status"].map({2: 0, 1: 1, 3: 2}).to_numpy()
+    fg = finegray_expand(melanoma["time"].to_numpy(), cause, strata=melanoma["ulcer"].to_numpy())
+    np.testing.assert_array_equal(melanoma["id"].to_numpy()[fg.row], expected["id"])
+    np.testing.assert_array_equal(fg.stop, expected["fgstop"])
+    np.testing.assert_allclose(fg.weight, expected["fgwt"], rtol=1e-14)
+
+
 CASES = [
     # (reference case, data, base spec, changes)
     ("melanoma_model", "melanoma", MELANOMA, {}),
@@ -90,6 +100,13 @@ CASES = [
     ("pbc_model", "pbc", PBC, {}),
     ("pbc_cluster_id", "pbc", PBC, {"vcov": {"type": "cluster", "groups": "id"}}),
     ("pbc_weighted_cluster_id", "pbc", PBC, {"weights": "w", "vcov": "robust"}),
+    ("melanoma_cstrata_ulcer_cluster_id", "melanoma", MELANOMA,
+     {"options": {"censor_value": 2, "eps": 1e-12, "censoring_strata": "ulcer"}, "vcov": "robust"}),
+    ("melanoma_cstrata_year_cluster_id", "melanoma", MELANOMA,  # 4 years without melanoma deaths: rows dropped
+     {"options": {"censor_value": 2, "eps": 1e-12, "censoring_strata": ["year"]}, "vcov": "robust"}),
+    ("pbc_cstrata_sex_strata_sex_cluster_id", "pbc", PBC,
+     {"options": {"censor_value": 0, "eps": 1e-12, "censoring_strata": "sex", "strata": "sex"},
+      "vcov": {"type": "cluster", "groups": "id"}}),
 ]
 
 
@@ -101,6 +118,10 @@ def test_matches_finegray_coxph(ref, melanoma, pbc, case, data, base, changes):
     vcov = changes.get("vcov")
     if isinstance(vcov, dict):  # R: length(unique(<cluster column>)) on the expanded data
         assert result.glance["n_clusters"] == ref[case].get("n_clusters", len(frame))
+    dropped = ref[case].get("dropped_ids", [])
+    assert result.glance["n_dropped"] == len(dropped) and result.glance["nobs"] == len(frame) - len(dropped)
+    if dropped:
+        assert any("4 of 205 rows left out" in w for w in result.meta["warnings"])
 
 
 def test_model_se_is_coxphs_naive_variance(ref, melanoma):

@@ -16,7 +16,7 @@ mel$cause <- c("melanoma", "alive", "other")[mel$status]  # 2 = alive = censored
 write.csv(mel[, c("id", "time", "status", "cause", "sex", "age", "year", "thickness", "ulcer")],
           "finegray/melanoma.csv", row.names = FALSE)
 
-pbc0 <- survival::pbc[, c("id", "time", "status", "age", "bili", "albumin", "edema")]
+pbc0 <- survival::pbc[, c("id", "time", "status", "age", "bili", "albumin", "edema", "sex")]
 set.seed(20240917)
 pbc0$w <- sample(1:3, nrow(pbc0), replace = TRUE)
 write.csv(pbc0, "finegray/pbc.csv", row.names = FALSE)
@@ -85,6 +85,28 @@ c2 <- crr(pbc0$time, pbc0$status, Xp, failcode = 2, cencode = 0)
 print(summary(c2))
 out$pbc_crr <- list(coef = as.list(setNames(c2$coef, colnames(Xp))),
                     se = as.list(setNames(sqrt(diag(c2$var)), colnames(Xp))))
+
+# --- censoring strata: strata() in the finegray formula, one censoring curve per stratum ---------
+# (finegray drops the strata column from its output, so a copy is used)
+mel$ulcer_s <- mel$ulcer
+fg_mel_s <- finegray(Surv(time, st) ~ . + strata(ulcer_s), data = mel, etype = "1")
+s1 <- coxph(update(f_mel, . ~ . + cluster(id)), data = fg_mel_s, weights = fgwt, control = ctl)
+print(summary(s1))
+out$melanoma_cstrata_ulcer_cluster_id <- record(s1, fg_mel_s)
+write.csv(fg_mel_s[, c("id", "fgstart", "fgstop", "fgstatus", "fgwt")], "finegray/melanoma_cstrata_expanded.csv",
+          row.names = FALSE)
+# strata with no event of interest (years 1962, 1964, 1974, 1977) are dropped by finegray
+mel$year_s <- mel$year
+fg_mel_y <- finegray(Surv(time, st) ~ . + strata(year_s), data = mel, etype = "1")
+print(dim(fg_mel_y)); print(setdiff(mel$id, fg_mel_y$id))
+s2 <- coxph(update(f_mel, . ~ . + cluster(id)), data = fg_mel_y, weights = fgwt, control = ctl)
+out$melanoma_cstrata_year_cluster_id <- record(s2, fg_mel_y, list(dropped_ids = setdiff(mel$id, fg_mel_y$id)))
+# censoring strata and Cox strata together
+pbc0$sex_s <- pbc0$sex
+fg_pbc_s <- finegray(Surv(time, st) ~ . + strata(sex_s), data = pbc0, etype = "death")
+s3 <- coxph(update(f_pbc, . ~ . + strata(sex) + cluster(id)), data = fg_pbc_s, weights = fgwt, control = ctl)
+print(summary(s3))
+out$pbc_cstrata_sex_strata_sex_cluster_id <- record(s3, fg_pbc_s)
 
 # R refuses (start, stop] data without an id
 print(try(finegray(Surv(time - 1, time, st) ~ ., data = pbc0, etype = "death")))
