@@ -72,16 +72,23 @@ class FinegrayFit:
     """Rows left out because their censoring stratum has no event of interest."""
 
 
-def finegray_expand(time: np.ndarray, cause: np.ndarray, *, weights: np.ndarray | None = None,
+def finegray_expand(time: np.ndarray, cause: np.ndarray, *, entry: np.ndarray | None = None,
+                    subject: np.ndarray | None = None, weights: np.ndarray | None = None,
                     strata: np.ndarray | None = None, timefix: bool = True) -> FinegrayExpansion:
-    """Expand right-censored competing-risks data as R's ``finegray(Surv(time, status) ~ ., etype=)``.
+    """Expand competing-risks data as R's ``finegray(Surv(...) ~ ., etype=, id=)``.
 
     Parameters
     ----------
     time
-        Positive follow-up times, one row per subject.
+        Positive follow-up (stop) times.
     cause
-        0 = censored, 1 = the event of interest (``etype``), 2 = a competing event.
+        0 = censored (or, on a subject's earlier rows, no transition), 1 = the event of interest
+        (``etype``), 2 = a competing event.
+    entry, subject
+        (start, stop] data: the start of each row and the subject it belongs to (R's ``id``,
+        required with ``entry``). A subject's rows must join without gaps, and only its last row
+        may end in an event. When some subject enters after the first stop time (delayed entry),
+        the weights include the reverse-time Kaplan-Meier of the entry times, as R.
     weights
         Case weights (multiplied into ``fgwt``; the censoring curve is unweighted, as in R).
     strata
@@ -94,27 +101,54 @@ def finegray_expand(time: np.ndarray, cause: np.ndarray, *, weights: np.ndarray 
     Raises
     ------
     ValueError
-        On non-positive or non-finite times, codes other than 0/1/2, or no event of interest.
+        On non-finite or non-positive times (stop <= start), codes other than 0/1/2, no event of
+        interest, ``entry`` without ``subject``, a subject with an event before its last row or
+        with gaps between its rows (R's messages).
     """
     t = np.asarray(time, dtype=float)
     c = np.asarray(cause)
     n = t.size
     if c.shape != (n,):
         raise ValueError(f"cause has {c.size} values but time has {n}")
-    if not np.all(np.isfinite(t)) or np.any(t <= 0):
-        raise ValueError("times must be finite and positive")
+    if not np.all(np.isfinite(t)):
+        raise ValueError("times must be finite")
     if not np.all(np.isin(c, (CENSORED, EVENT, COMPETING))):
         raise ValueError("cause must be coded 0 (censored), 1 (event of interest) or 2 (competing)")
     if not np.any(c == EVENT):
         raise ValueError("no row has the event of interest")
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    if timefix:
-        _, t = _aeq_surv(None, t, np.argsort(t, kind="stable"))
+    order = np.argsort(t, kind="stable")
+    if entry is None:
+        if np.any(t <= 0):
+            raise ValueError("times must be positive")
+        if timefix:
+            _, t = _aeq_surv(None, t, order)
+        start = np.zeros(n)  # R: 0 when every time is positive
+        first = last = np.ones(n, dtype=bool)
+        delay = False
+    else:
+        start = np.asarray(entry, dtype=float)
+        if subject is None:
+            raise ValueError("(start, stop] data requires a subject id")
+        if not np.all(np.isfinite(start)) or np.any(t <= start):
+            raise ValueError("every (start, stop] row needs start < stop")
+        if timefix:
+            start, t = _aeq_surv(start, t, order)
+        first, last = _subject_rows(start, t, c, np.asarray(subject))
+        delay = bool(np.any(start[first] > t.min()))
+    # R works on the ranks of the distinct times; an event row ends 0.2 before its rank, so that a
+    # censoring at the same time comes after it
+    utime = np.unique(np.concatenate([start, t]))
+    a = np.searchsorted(utime, start).astype(float)
+    b = np.searchsorted(utime, t) - 0.2 * (c != CENSORED)
     codes = np.zeros(n, dtype=np.intp) if strata is None else np.asarray(strata, dtype=np.intp)
-    parts = [_expand_stratum(np.flatnonzero(codes == s), t, c) for s in np.unique(codes)]
-    parts = [p for p in parts if p is not None]
+    parts = []
+    for s in np.unique(codes):
+        index = np.flatnonzero(codes == s)
+        if np.any(c[index] == EVENT):
+            parts.append(_expand_stratum(index, start, t, c, a, b, first, last, utime, delay))
     row = np.concatenate([p[0] for p in parts])
-    single = strata is None or len(np.unique(codes)) == 1
+    single = len(parts) == 1 and len(np.unique(codes)) == 1
     return FinegrayExpansion(
         row=row, start=np.concatenate([p[1] for p in parts]), stop=np.concatenate([p[2] for p in parts]),
         status=(c[row] == EVENT).astype(float), weight=np.concatenate([p[3] for p in parts]) * w[row],
@@ -123,20 +157,58 @@ def finegray_expand(time: np.ndarray, cause: np.ndarray, *, weights: np.ndarray 
     )
 
 
-def _expand_stratum(index: np.ndarray, t_all: np.ndarray, c_all: np.ndarray):
-    """finegray's ``stratfun``: rows, start, stop, weight, censoring times and G of one stratum (None without events)."""
-    t, c = t_all[index], c_all[index]
-    if not np.any(c == EVENT):
-        return None
-    zero = 0.0  # R: 0 when every time is positive (start of every row)
-    # the censoring Kaplan-Meier: at a censoring time, rows with an event at that time have left
-    utimes, inverse = np.unique(t, return_inverse=True)
-    n_cens = np.bincount(inverse, weights=(c == CENSORED).astype(float), minlength=utimes.size)
-    n_exit = np.bincount(inverse, minlength=utimes.size).astype(float)
-    at_risk = np.cumsum(n_exit[::-1])[::-1] - (n_exit - n_cens)
-    drops = n_cens > 0
-    ctime = utimes[drops]
-    cprob = np.cumprod(1.0 - n_cens[drops] / at_risk[drops])
+def _subject_rows(start: np.ndarray, stop: np.ndarray, cause: np.ndarray, subject: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """First and last row of each subject; refuses an early transition or a gap, as R's finegray."""
+    values, ids = np.unique(subject, return_inverse=True)
+    order = np.lexsort((stop, ids))
+    sid = ids[order]
+    is_first = np.concatenate([[True], sid[1:] != sid[:-1]])
+    is_last = np.concatenate([sid[1:] != sid[:-1], [True]])
+    early = np.flatnonzero(~is_last & (cause[order] != CENSORED))
+    if early.size:
+        k = early[0]
+        raise ValueError(f"subject {_plain(values[sid[k]])!r} has a transition before their last time point (an event at "
+                         f"{stop[order][k]:g}, then more rows)")
+    next_start = np.append(start[order][1:], np.nan)
+    gap = np.flatnonzero(~is_last & (next_start != stop[order]))
+    if gap.size:
+        k = gap[0]
+        raise ValueError(f"subject {_plain(values[sid[k]])!r} has gaps in time (a row stops at {stop[order][k]:g}, the next "
+                         f"starts at {next_start[k]:g})")
+    first = np.zeros(start.size, dtype=bool)
+    last = np.zeros(start.size, dtype=bool)
+    first[order[is_first]] = True
+    last[order[is_last]] = True
+    return first, last
+
+
+def _expand_stratum(index, start, stop, cause, a, b, first, last, utime, delay):
+    """finegray's ``stratfun``: rows, start, stop, weight, censoring times and G of one stratum."""
+    t, c, a, b = stop[index], cause[index], a[index], b[index]
+    # censoring Kaplan-Meier (R: survfit(Surv(a, b, last & status == 0))): at risk at u when a < u <= b
+    censor = last[index] & (c == CENSORED)
+    u = np.unique(b[censor])
+    a_sorted, b_sorted = np.sort(a), np.sort(b)
+    n_risk = np.searchsorted(a_sorted, u, side="left") - np.searchsorted(b_sorted, u, side="left")
+    d = np.bincount(np.searchsorted(u, b[censor]), minlength=u.size)
+    g = np.cumprod(1.0 - d / n_risk)
+    if delay:
+        # entry distribution (R: survfit(Surv(-b, -a, first)), a Kaplan-Meier in reverse time): at
+        # risk at an entry s when a <= s < b; dprob[m] = P(entry after dtime[m]), 1 after the last
+        enters = first[index]
+        dtime = np.unique(a[enters])
+        at = np.searchsorted(a_sorted, dtime, side="right") - np.searchsorted(b_sorted, dtime, side="right")
+        dd = np.bincount(np.searchsorted(dtime, a[enters]), minlength=dtime.size)
+        h = np.cumprod((1.0 - dd / at)[::-1])[::-1]
+        dprob = np.append(h[1:], 1.0)
+        grid = np.unique(np.concatenate([dtime, u]))
+        i1 = np.searchsorted(dtime, grid, side="right")
+        i2 = np.searchsorted(u, grid, side="right")
+        ctime = utime[grid.astype(np.intp)]
+        cprob = dprob[i1 - 1] * np.append(1.0, g)[i2]
+    else:
+        ctime, cprob = utime[u.astype(np.intp)], g
     # R's cut points: censoring times and the last time; cp2[j] = G on the interval ending at ct2[j]
     ct2 = np.append(ctime, t.max())
     cp2 = np.append(1.0, cprob)
@@ -145,13 +217,14 @@ def _expand_stratum(index: np.ndarray, t_all: np.ndarray, c_all: np.ndarray):
     holds = np.zeros(ct2.size + 1, dtype=bool)
     holds[np.searchsorted(ct2, event_times, side="left")] = True  # number of cut points < t
     keep = np.concatenate([[True], holds[1:ct2.size]])
+    expand = (c == COMPETING) & last[index]
     rows, starts, stops, wts = [], [], [], []
     first_cut = np.searchsorted(ct2, t, side="left")  # first j with ct2[j] >= t
     kept_after = [np.flatnonzero(keep[j + 1:]) + j + 1 for j in range(ct2.size)]
     for i in range(t.size):
         rows.append(index[i])
-        starts.append(zero)
-        if c[i] != COMPETING:
+        starts.append(start[index[i]])
+        if not expand[i]:
             stops.append(t[i])
             wts.append(1.0)
             continue
@@ -168,19 +241,20 @@ def _expand_stratum(index: np.ndarray, t_all: np.ndarray, c_all: np.ndarray):
             np.asarray(wts, dtype=float), ctime, cprob)
 
 
-def fit_finegray(X: np.ndarray, time: np.ndarray, cause: np.ndarray, *, weights: np.ndarray | None = None,
-                 censoring_strata: np.ndarray | None = None, strata: np.ndarray | None = None,
+def fit_finegray(X: np.ndarray, time: np.ndarray, cause: np.ndarray, *, entry: np.ndarray | None = None,
+                 subject: np.ndarray | None = None, weights: np.ndarray | None = None, censoring_strata: np.ndarray | None = None, strata: np.ndarray | None = None,
                  ties: Literal["efron", "breslow"] = "efron", eps: float = 1e-9, max_iter: int = 100,
                  timefix: bool = True) -> FinegrayFit:
     """Fine-Gray model: :func:`finegray_expand`, then the weighted Cox fit on the expanded rows.
 
-    ``X`` has one row per subject (no intercept). ``censoring_strata`` are finegray's strata (one
+    ``X`` has one row per input row (no intercept); ``entry``/``subject`` for (start, stop] data. ``censoring_strata`` are finegray's strata (one
     censoring curve each), ``strata`` coxph's (one baseline subdistribution hazard each), both
     one code per subject. The robust variance clusters the expanded rows of each subject: see
     :func:`~c2stats.families._cox_engine.score_residuals` with ``X[row]``.
     """
     X = np.asarray(X, dtype=float)
-    fg = finegray_expand(time, cause, weights=weights, strata=censoring_strata, timefix=timefix)
+    fg = finegray_expand(time, cause, entry=entry, subject=subject, weights=weights, strata=censoring_strata,
+                         timefix=timefix)
     cox = fit_cox(X[fg.row], fg.stop, fg.status, entry=fg.start, weights=fg.weight,
                   strata=None if strata is None else np.asarray(strata)[fg.row], ties=ties, eps=eps,
                   max_iter=max_iter, timefix=timefix)
@@ -188,3 +262,8 @@ def fit_finegray(X: np.ndarray, time: np.ndarray, cause: np.ndarray, *, weights:
     return FinegrayFit(expansion=fg, cox=cox, n_events=int(np.sum(used == EVENT)),
                        n_competing=int(np.sum(used == COMPETING)), n_censored=int(np.sum(used == CENSORED)),
                        n_dropped=int(len(X) - used.size))
+
+
+def _plain(value):
+    """A numpy scalar as the Python value (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value

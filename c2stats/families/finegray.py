@@ -16,7 +16,7 @@ subdistribution hazard ratios.
 Variance: ``model`` is coxph's inverse information on the expanded data. ``robust`` clusters the
 expanded rows of each subject (each input row is a subject): R's ``cluster(id)`` on the expanded
 data, Fine and Gray's sandwich, and the variance to report. ``{type = "cluster", groups = "g"}``
-is R's ``cluster(g)`` on the expanded data (a subject's rows share its ``g``). No small-sample
+is R's ``cluster(g)`` on the expanded data (each expanded row keeps the ``g`` of its input row). No small-sample
 factor, as coxph. ``cmprsk::crr`` gives the same model up to its handling of times tied between
 censoring and events (tests/reference/finegray/README.md records how close).
 
@@ -29,8 +29,13 @@ does, with a note); ``options.strata`` gives each its own baseline (R: ``strata(
 interest), ``n_competing``, ``n_censored``, ``n_expanded`` (rows of the expanded data),
 ``n_dropped``; ``nobs`` counts the rows (subjects) used.
 
-Not available: ``start`` ((start, stop] data: R's finegray needs a subject id and a left-truncation
-weight for them).
+(start, stop] data (``start``, e.g. time-varying covariates) need ``options.id``, the subject
+column (R's ``finegray(..., id = id)``): a subject's rows must join without gaps and only its last
+row may end in an event; only a subject's last row is extended after a competing event, and when
+subjects enter late (delayed entry) the weights include the reverse-time Kaplan-Meier of entry
+times, as R. (R decides whether entry is delayed from the first row of each subject after sorting by
+subject and time, but indexes the unsorted data with those positions; on data sorted by subject and
+time, as tmerge writes them, the two agree; here the sorted rows are used.)
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..errors import SpecificationError
+from ..errors import DataError, SpecificationError
 from ..vcov import sandwich_vcov
 from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
@@ -57,6 +62,13 @@ class FinegrayOptions(FamilyOptions):
         description=(
             "The value, or list of values, of the event column that mean censored (R: the first level of "
             "factor(status)); every value other than this and event_value is a competing event."
+        ),
+    )
+    id: str | None = Field(
+        default=None,
+        description=(
+            "Column identifying the subject of (start, stop] rows (R's finegray id =); required with start. "
+            "vcov = 'robust' then clusters by subject."
         ),
     )
     censoring_strata: str | list[str] | None = Field(
@@ -92,7 +104,7 @@ def check_spec(spec) -> None:
     ------
     SpecificationError
         ``where`` names the key: ``event_value`` missing, ``censor_value`` missing or equal to
-        ``event_value``, or ``start`` given.
+        ``event_value``, or ``start`` given without ``options.id``.
     """
     where = f"model {spec.id!r}"
     event = spec.event or "<event column>"
@@ -110,12 +122,11 @@ def check_spec(spec) -> None:
             f"{where}: censor_value {censored!r} includes event_value {spec.event_value!r}; a row cannot be both "
             "censored and the event of interest. Give the censoring code(s) in censor_value and the cause of interest "
             "in event_value.", where="censor_value")
-    if spec.start is not None:
+    if spec.start is not None and not dict(spec.options or {}).get("id"):
         raise SpecificationError(
-            f"{where}: the finegray family takes right-censored data only (time, one row per subject); start = "
-            f"{spec.start!r} ((start, stop] rows) would need a subject id and a left-truncation weight (R's finegray "
-            "with id =), which c2stats does not offer. Remove start, or use family = 'cox' with event_value for the "
-            "cause-specific hazard.", where="start")
+            f"{where}: (start, stop] data (start = {spec.start!r}) need the subject of each row: set options.id to "
+            "the subject column, e.g. options = {id = \"dyad\", censor_value = 0} (R: finegray(..., id = id) "
+            "requires it too).", where="options.id")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -176,7 +187,7 @@ class Finegray(Family):
     check_spec = staticmethod(check_spec)
 
     def extra_columns(self, options: dict) -> list[str]:
-        return _columns(options.get("censoring_strata")) + _columns(options.get("strata"))
+        return _columns(options.get("id")) + _columns(options.get("censoring_strata")) + _columns(options.get("strata"))
 
     def fit(self, spec, data: ModelData) -> Estimate:
         from ._cox_engine import score_residuals
@@ -187,21 +198,37 @@ class Finegray(Family):
         keep = [i for i, n in enumerate(data.names) if n != "(Intercept)"]  # absorbed by the baseline, as coxph
         X, names = data.X[:, keep], tuple(data.names[i] for i in keep)
         codes = cause_codes(spec, data.frame)
-        fit = fit_finegray(X, data.time, codes, weights=data.weights,
-                           censoring_strata=_strata_codes(data.frame, options.censoring_strata),
-                           strata=_strata_codes(data.frame, options.strata), ties=options.ties, eps=options.eps,
-                           max_iter=options.max_iter)
+        subject = None if options.id is None else data.frame[options.id].to_numpy()
+        try:
+            fit = fit_finegray(X, data.time, codes, entry=data.entry, subject=subject, weights=data.weights,
+                               censoring_strata=_strata_codes(data.frame, options.censoring_strata),
+                               strata=_strata_codes(data.frame, options.strata), ties=options.ties, eps=options.eps,
+                               max_iter=options.max_iter)
+        except ValueError as exc:  # a subject's rows that do not form one follow-up
+            if subject is None:
+                raise
+            raise DataError(
+                f"model {spec.id!r}: the (start, stop] rows of {options.id!r} must form one follow-up per subject: "
+                f"{exc}. A subject's rows must join ({spec.start!r} of a row = {spec.time!r} of the one before) and "
+                f"all but the last must have {spec.event!r} = censor_value.") from None
         cox, rows = fit.cox, fit.expansion.row
         n, k = X.shape
         if spec.vcov.type == "model":
             vcov = cox.vcov_model
         else:
             scores = score_residuals(cox, X[rows], weighted=True)
-            # a subject's expanded rows are one cluster: sum them, then R's D'D with no factor
-            subject = np.zeros((n, k))
-            np.add.at(subject, rows, scores)
-            vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=cox.vcov_model, scores=subject, groups=data.groups,
-                                 n=n, k=k, cluster_default="none", robust_kind="none")
+            # a subject's expanded rows are one cluster: sum them (over its input rows too, with
+            # options.id), then R's D'D with no factor
+            units = np.arange(n) if subject is None else pd.factorize(subject)[0]
+            unit_scores = np.zeros((int(units.max()) + 1, k))
+            np.add.at(unit_scores, units[rows], scores)
+            if spec.vcov.type == "robust":
+                vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=cox.vcov_model, scores=unit_scores,
+                                     groups=(), n=n, k=k, cluster_default="none", robust_kind="none")
+            else:
+                vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=cox.vcov_model, scores=scores,
+                                     groups=tuple(g[rows] for g in data.groups), n=rows.size, k=k,
+                                     cluster_default="none", robust_kind="none")
         notes = [] if cox.converged else [f"model {spec.id!r}: did not converge ({cox.reason})."]
         used = np.unique(rows)
         if fit.n_dropped:
@@ -218,7 +245,7 @@ class Finegray(Family):
             "n_competing": fit.n_competing,
             "n_censored": fit.n_censored,
             "n_expanded": int(rows.size),
-            "n_subjects": int(used.size),
+            "n_subjects": int(used.size if subject is None else len(pd.unique(subject[used]))),
             "n_dropped": fit.n_dropped,
             "nobs": int(used.size),
             "n_strata": None if options.strata is None else int(len(np.unique(_strata_codes(data.frame, options.strata)))),

@@ -17,13 +17,15 @@ import pytest
 
 import c2stats
 from c2stats import load_result
-from c2stats.errors import ConfigError, SpecificationError, UserInputError
+from c2stats.errors import ConfigError, DataError, SpecificationError, UserInputError
 from c2stats.families._finegray_engine import finegray_expand
 from c2stats.families.finegray import Finegray, cause_codes
 
 REF = Path(__file__).resolve().parents[1] / "reference" / "finegray"
 MELANOMA = {"family": "finegray", "formula": "~ sex + age + log(thickness) + ulcer", "time": "time",
             "event": "status", "event_value": 1, "options": {"censor_value": 2, "eps": 1e-12}}
+COUNTING = {"family": "finegray", "formula": "~ age + edema + log(bili) + log(albumin)", "time": "tstop",
+            "start": "tstart", "event": "endpt", "event_value": 2, "options": {"censor_value": 0, "id": "id", "eps": 1e-12}}
 PBC = {"family": "finegray", "formula": "~ age + log(bili) + albumin + edema", "time": "time", "event": "status",
        "event_value": 2, "options": {"censor_value": 0, "eps": 1e-12}}
 
@@ -41,6 +43,11 @@ def melanoma() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def pbc() -> pd.DataFrame:
     return pd.read_csv(REF / "pbc.csv")
+
+
+@pytest.fixture(scope="module")
+def pbcseq() -> pd.DataFrame:
+    return pd.read_csv(REF / "pbcseq_counting.csv")
 
 
 def assert_matches(result, expected: dict, *, se_key: str = "se", atol: float = 1e-6) -> None:
@@ -84,6 +91,20 @@ def test_expanded_data_with_censoring_strata(melanoma):
     np.testing.assert_allclose(fg.weight, expected["fgwt"], rtol=1e-14)
 
 
+def test_expanded_data_with_delayed_entry(pbcseq):
+    """(start, stop] rows with an id, some subjects entering late: R's weights include the entry distribution."""
+    frame = pbcseq[pbcseq["delayed_sample"]]
+    expected = pd.read_csv(REF / "pbcseq_delayed_expanded.csv")
+    cause = frame["endpt"].map({0: 0, 2: 1, 1: 2}).to_numpy()
+    fg = finegray_expand(frame["tstop"].to_numpy(), cause, entry=frame["tstart"].to_numpy(),
+                         subject=frame["id"].to_numpy())
+    np.testing.assert_array_equal(frame["id"].to_numpy()[fg.row], expected["id"])
+    np.testing.assert_array_equal(fg.start, expected["fgstart"])
+    np.testing.assert_array_equal(fg.stop, expected["fgstop"])
+    np.testing.assert_array_equal(fg.status, expected["fgstatus"])
+    np.testing.assert_allclose(fg.weight, expected["fgwt"], rtol=1e-13)
+
+
 CASES = [
     # (reference case, data, base spec, changes)
     ("melanoma_model", "melanoma", MELANOMA, {}),
@@ -104,6 +125,10 @@ CASES = [
      {"options": {"censor_value": 2, "eps": 1e-12, "censoring_strata": "ulcer"}, "vcov": "robust"}),
     ("melanoma_cstrata_year_cluster_id", "melanoma", MELANOMA,  # 4 years without melanoma deaths: rows dropped
      {"options": {"censor_value": 2, "eps": 1e-12, "censoring_strata": ["year"]}, "vcov": "robust"}),
+    ("pbcseq_counting_model", "pbcseq", COUNTING, {}),
+    ("pbcseq_counting_cluster_id", "pbcseq", COUNTING, {"vcov": "robust"}),
+    ("pbcseq_counting_cluster_id", "pbcseq", COUNTING, {"vcov": {"type": "cluster", "groups": "id"}}),
+    ("pbcseq_delayed_cluster_id", "pbcseq_delayed", COUNTING, {"vcov": "robust"}),
     ("pbc_cstrata_sex_strata_sex_cluster_id", "pbc", PBC,
      {"options": {"censor_value": 0, "eps": 1e-12, "censoring_strata": "sex", "strata": "sex"},
       "vcov": {"type": "cluster", "groups": "id"}}),
@@ -111,15 +136,18 @@ CASES = [
 
 
 @pytest.mark.parametrize("case, data, base, changes", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_matches_finegray_coxph(ref, melanoma, pbc, case, data, base, changes):
-    frame = {"melanoma": melanoma, "pbc": pbc}[data]
+def test_matches_finegray_coxph(ref, melanoma, pbc, pbcseq, case, data, base, changes):
+    frame = {"melanoma": melanoma, "pbc": pbc, "pbcseq": pbcseq,
+             "pbcseq_delayed": pbcseq[pbcseq["delayed_sample"]]}[data]
     result = c2stats.fit({**base, **changes}, frame)
     assert_matches(result, ref[case])
     vcov = changes.get("vcov")
+    subjects = frame["id"].nunique()
     if isinstance(vcov, dict):  # R: length(unique(<cluster column>)) on the expanded data
-        assert result.glance["n_clusters"] == ref[case].get("n_clusters", len(frame))
+        assert result.glance["n_clusters"] == ref[case].get("n_clusters", subjects)
     dropped = ref[case].get("dropped_ids", [])
     assert result.glance["n_dropped"] == len(dropped) and result.glance["nobs"] == len(frame) - len(dropped)
+    assert result.glance["n_subjects"] == subjects - len(dropped)
     if dropped:
         assert any("4 of 205 rows left out" in w for w in result.meta["warnings"])
 
@@ -216,11 +244,22 @@ def test_event_value_not_in_the_column(melanoma):
         c2stats.fit({**MELANOMA, "event_value": 4}, melanoma)
 
 
-def test_start_is_refused(melanoma):
-    frame = melanoma.assign(entry=0.0)
-    with pytest.raises(SpecificationError, match="right-censored data only") as info:
-        c2stats.fit({**MELANOMA, "start": "entry"}, frame)
-    assert info.value.where == "start"
+def test_start_needs_the_subject_id(pbcseq):
+    spec = {**COUNTING, "options": {"censor_value": 0}}
+    with pytest.raises(SpecificationError, match="set options.id to the subject column") as info:
+        c2stats.fit(spec, pbcseq)
+    assert info.value.where == "options.id"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f: f.drop(index=[3]), r"subject 2 has gaps in time \(a row stops at 182, the next starts at 365\)"),
+    (lambda f: f.assign(endpt=np.where(f.index == 0, 2, f["endpt"])),
+     r"subject 1 has a transition before their last time point \(an event at 192, then more rows\)"),
+])
+def test_rows_that_are_not_one_follow_up(pbcseq, change, message):
+    """R: 'a subject has gaps in time', 'a subject has a transition before their last time point'."""
+    with pytest.raises(DataError, match=f"must form one follow-up per subject: {message}"):
+        c2stats.fit(COUNTING, change(pbcseq))
 
 
 def test_unsupported_vcov_and_unknown_option(melanoma):

@@ -108,6 +108,38 @@ s3 <- coxph(update(f_pbc, . ~ . + strata(sex) + cluster(id)), data = fg_pbc_s, w
 print(summary(s3))
 out$pbc_cstrata_sex_strata_sex_cluster_id <- record(s3, fg_pbc_s)
 
+# --- (start, stop] data with time-varying covariates (pbcseq lab values), id = subject ------------
+# survival's vignette construction: tmerge() of pbc (first 312) with pbcseq; endpt 0/1/2 on the
+# last row (1 = transplant, 2 = death), 0 on earlier rows
+tmp <- subset(pbc, id <= 312, select = c(id, time, status, age, edema))
+pbc2 <- tmerge(tmp, tmp, id = id, endpt = event(time, status))
+pbc2 <- tmerge(pbc2, pbcseq, id = id, bili = tdc(day, bili), albumin = tdc(day, albumin))
+pbc2 <- as.data.frame(pbc2)[, c("id", "tstart", "tstop", "endpt", "age", "edema", "bili", "albumin")]
+# delayed entry: drop the first row of a seeded 30% of the subjects who have more than one row
+set.seed(20240919)
+firsts <- which(!duplicated(pbc2$id))
+several <- duplicated(pbc2$id, fromLast = TRUE)[firsts]
+pbc2$delayed_sample <- TRUE
+pbc2$delayed_sample[firsts[several & runif(length(firsts)) < 0.3]] <- FALSE
+write.csv(pbc2, "finegray/pbcseq_counting.csv", row.names = FALSE)
+pbc2$st <- factor(pbc2$endpt, 0:2, c("censor", "transplant", "death"))
+f_cp <- Surv(fgstart, fgstop, fgstatus) ~ age + edema + log(bili) + log(albumin)
+fg_cp <- finegray(Surv(tstart, tstop, st) ~ ., data = pbc2, id = id, etype = "death")
+print(dim(fg_cp))
+k1 <- coxph(update(f_cp, . ~ . + cluster(id)), data = fg_cp, weights = fgwt, control = ctl)
+print(summary(k1))
+out$pbcseq_counting_cluster_id <- record(k1, fg_cp)
+k2 <- coxph(f_cp, data = fg_cp, weights = fgwt, control = ctl, robust = FALSE)
+out$pbcseq_counting_model <- record(k2, fg_cp)
+pbc3 <- pbc2[pbc2$delayed_sample, ]
+fg_dl <- finegray(Surv(tstart, tstop, st) ~ ., data = pbc3, id = id, etype = "death")
+print(dim(fg_dl))
+write.csv(fg_dl[, c("id", "fgstart", "fgstop", "fgstatus", "fgwt")], "finegray/pbcseq_delayed_expanded.csv",
+          row.names = FALSE)
+k3 <- coxph(update(f_cp, . ~ . + cluster(id)), data = fg_dl, weights = fgwt, control = ctl)
+print(summary(k3))
+out$pbcseq_delayed_cluster_id <- record(k3, fg_dl)
+
 # R refuses (start, stop] data without an id
 print(try(finegray(Surv(time - 1, time, st) ~ ., data = pbc0, etype = "death")))
 
