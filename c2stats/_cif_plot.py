@@ -7,7 +7,8 @@ cause) starting at (0, 0), with its pointwise band. The figure kind ``cif`` in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,10 +20,10 @@ _REQUIRED = ("group", "cause", "time", "estimate", "conf_low", "conf_high")
 _LINESTYLES = ("-", "--", ":", "-.")
 
 
-def plot_cif(frame: pd.DataFrame, ax: "Axes | None" = None, *, causes: Sequence[Any] | None = None,
+def plot_cif(frame: pd.DataFrame, ax: Axes | None = None, *, causes: Sequence[Any] | None = None,
              groups: Sequence[Any] | None = None, conf_int: bool = True, x_max: float | None = None,
              cause_labels: Mapping[str, str] | None = None, group_labels: Mapping[str, str] | None = None,
-             xlabel: str = "Time", ylabel: str = "Cumulative incidence") -> "Axes":
+             xlabel: str = "Time", ylabel: str = "Cumulative incidence") -> Axes:
     """Step curves of cumulative incidence with pointwise bands, one per group and cause.
 
     Parameters

@@ -22,7 +22,8 @@ missing where ``F = 0`` (``survfit_confint(logse = FALSE)``).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd

@@ -220,7 +220,7 @@ def _expand_stratum(index, start, stop, cause, a, b, first, last, utime, delay):
     expand = (c == COMPETING) & last[index]
     rows, starts, stops, wts = [], [], [], []
     first_cut = np.searchsorted(ct2, t, side="left")  # first j with ct2[j] >= t
-    kept_after = [np.flatnonzero(keep[j + 1:]) + j + 1 for j in range(ct2.size)]
+    kept = np.flatnonzero(keep)
     for i in range(t.size):
         rows.append(index[i])
         starts.append(start[index[i]])
@@ -231,7 +231,7 @@ def _expand_stratum(index, start, stop, cause, a, b, first, last, utime, delay):
         j = first_cut[i]
         stops.append(ct2[j])
         wts.append(1.0)
-        extra = kept_after[j]
+        extra = kept[np.searchsorted(kept, j, side="right"):]  # kept intervals after the subject's own
         if extra.size:
             rows.extend([index[i]] * extra.size)
             starts.extend(ct2[extra - 1])

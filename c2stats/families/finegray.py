@@ -248,7 +248,7 @@ class Finegray(Family):
             "n_subjects": int(used.size if subject is None else len(pd.unique(subject[used]))),
             "n_dropped": fit.n_dropped,
             "nobs": int(used.size),
-            "n_strata": None if options.strata is None else int(len(np.unique(_strata_codes(data.frame, options.strata)))),
+            "n_strata": None if options.strata is None else len(np.unique(_strata_codes(data.frame, options.strata))),
             "ties": options.ties,
             "lr_test": cox.lr_test,
             "wald_test": float(cox.coef @ np.linalg.lstsq(vcov, cox.coef, rcond=None)[0]),
@@ -257,5 +257,5 @@ class Finegray(Family):
             "iterations": int(cox.iterations),
         }
         if spec.vcov.type == "cluster" and data.groups:  # R counts the clusters of the rows it fits
-            glance["n_clusters"] = int(len(pd.unique(data.groups[0][used])))
+            glance["n_clusters"] = len(pd.unique(data.groups[0][used]))
         return Estimate(names, cox.coef, vcov, glance, raw=fit, notes=tuple(notes))
