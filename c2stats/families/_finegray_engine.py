@@ -218,31 +218,34 @@ def _expand_stratum(index, start, stop, cause, a, b, first, last, utime, delay):
     holds[np.searchsorted(ct2, event_times, side="left")] = True  # number of cut points < t
     keep = np.concatenate([[True], holds[1:ct2.size]])
     expand = (c == COMPETING) & last[index]
-    rows, starts, stops, wts = [], [], [], []
-    first_cut = np.searchsorted(ct2, t, side="left")  # first j with ct2[j] >= t
+    # each row is written once, a competing event's last row extended to the end of its censoring
+    # interval (weight 1) and followed by one row per later kept interval
+    cut = np.searchsorted(ct2, t, side="left")  # first j with ct2[j] >= t
     kept = np.flatnonzero(keep)
-    for i in range(t.size):
-        rows.append(index[i])
-        starts.append(start[index[i]])
-        if not expand[i]:
-            stops.append(t[i])
-            wts.append(1.0)
-            continue
-        j = first_cut[i]
-        stops.append(ct2[j])
-        wts.append(1.0)
-        extra = kept[np.searchsorted(kept, j, side="right"):]  # kept intervals after the subject's own
-        if extra.size:
-            rows.extend([index[i]] * extra.size)
-            starts.extend(ct2[extra - 1])
-            stops.extend(ct2[extra])
-            wts.extend(cp2[extra] / cp2[j])
-    return (np.asarray(rows, dtype=np.intp), np.asarray(starts, dtype=float), np.asarray(stops, dtype=float),
-            np.asarray(wts, dtype=float), ctime, cprob)
+    after = np.searchsorted(kept, cut, side="right")  # the first kept interval after the row's own
+    n_extra = np.where(expand, kept.size - after, 0)
+    counts = 1 + n_extra
+    offset = np.cumsum(counts) - counts
+    total = int(counts.sum())
+    rows = np.repeat(index, counts)
+    out_start = np.empty(total)
+    out_stop = np.empty(total)
+    out_wt = np.ones(total)
+    out_start[offset] = start[index]
+    out_stop[offset] = np.where(expand, ct2[cut], t)
+    owner = np.repeat(np.arange(t.size), n_extra)  # which row each extra row extends
+    within = np.arange(owner.size) - np.repeat(np.cumsum(n_extra) - n_extra, n_extra)
+    k = kept[after[owner] + within]
+    slots = offset[owner] + 1 + within
+    out_start[slots] = ct2[k - 1]
+    out_stop[slots] = ct2[k]
+    out_wt[slots] = cp2[k] / cp2[cut[owner]]
+    return rows.astype(np.intp), out_start, out_stop, out_wt, ctime, cprob
 
 
 def fit_finegray(X: np.ndarray, time: np.ndarray, cause: np.ndarray, *, entry: np.ndarray | None = None,
-                 subject: np.ndarray | None = None, weights: np.ndarray | None = None, censoring_strata: np.ndarray | None = None, strata: np.ndarray | None = None,
+                 subject: np.ndarray | None = None, weights: np.ndarray | None = None,
+                 censoring_strata: np.ndarray | None = None, strata: np.ndarray | None = None,
                  ties: Literal["efron", "breslow"] = "efron", eps: float = 1e-9, max_iter: int = 100,
                  timefix: bool = True) -> FinegrayFit:
     """Fine-Gray model: :func:`finegray_expand`, then the weighted Cox fit on the expanded rows.
