@@ -27,7 +27,7 @@ does, with a note); ``options.strata`` gives each its own baseline (R: ``strata(
 ``glance``: ``loglik`` (the weighted partial likelihood, ``loglik_null`` at zero), ``lr_test``,
 ``score_test``, ``wald_test`` (with the reported variance), ``n_events`` (rows with the cause of
 interest), ``n_competing``, ``n_censored``, ``n_expanded`` (rows of the expanded data),
-``n_dropped``; ``nobs`` counts the rows (subjects) used.
+``n_dropped``, ``n_subjects``; ``nobs`` counts the input rows used.
 
 (start, stop] data (``start``, e.g. time-varying covariates) need ``options.id``, the subject
 column (R's ``finegray(..., id = id)``): a subject's rows must join without gaps and only its last
