@@ -13,11 +13,13 @@ event stay in the risk sets, weighted by the censoring Kaplan-Meier, and the wei
 likelihood is maximised with the Cox engine (Efron ties by default, as coxph). Coefficients are log
 subdistribution hazard ratios.
 
-Variance: ``model`` is coxph's inverse information on the expanded data. ``robust`` clusters the
-expanded rows of each subject (each input row is a subject): R's ``cluster(id)`` on the expanded
-data, Fine and Gray's sandwich, and the variance to report. ``{type = "cluster", groups = "g"}``
-is R's ``cluster(g)`` on the expanded data (each expanded row keeps the ``g`` of its input row). No small-sample
-factor, as coxph. ``cmprsk::crr`` gives the same model up to its handling of times tied between
+Variance: ``model`` is coxph's inverse information on the expanded data (R: ``robust = FALSE``;
+with fractional weights coxph's default is a robust variance with every *expanded* row its own
+cluster, which splits subjects and is not offered). ``robust`` clusters the expanded rows of each
+subject (each input row, or with ``options.id`` each subject's rows): R's ``cluster(id)`` on the
+expanded data, Fine and Gray's sandwich, and the variance to report. ``{type = "cluster", groups =
+"g"}`` is R's ``cluster(g)`` on the expanded data (each expanded row keeps the ``g`` of its input
+row). No small-sample factor, as coxph. ``cmprsk::crr`` gives the same model up to its handling of times tied between
 censoring and events (tests/reference/finegray/README.md records how close).
 
 ``options.censoring_strata`` gives each stratum its own censoring distribution (R: ``strata()`` in
