@@ -24,14 +24,15 @@ weights multiply ``fgwt``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
-from ._cox_engine import CoxFit, _aeq_surv, fit_cox
+from ._cox_engine import CoxFit, _aeq_surv, fit_cox, survival_curves
 
-__all__ = ["FinegrayExpansion", "FinegrayFit", "finegray_expand", "fit_finegray"]
+__all__ = ["FinegrayExpansion", "FinegrayFit", "IncidenceCurves", "finegray_expand", "fit_finegray",
+           "predicted_incidence"]
 
 CENSORED, EVENT, COMPETING = 0, 1, 2
 
@@ -265,6 +266,40 @@ def fit_finegray(X: np.ndarray, time: np.ndarray, cause: np.ndarray, *, entry: n
     return FinegrayFit(expansion=fg, cox=cox, n_events=int(np.sum(used == EVENT)),
                        n_competing=int(np.sum(used == COMPETING)), n_censored=int(np.sum(used == CENSORED)),
                        n_dropped=int(len(X) - used.size))
+
+
+@dataclass(frozen=True)
+class IncidenceCurves:
+    """Predicted cumulative incidence of the cause of interest, one row per (curve, event time)."""
+
+    curve: np.ndarray
+    """Index of the new-data row the curve is for."""
+    strata: np.ndarray
+    """Stratum code of the curve (Cox strata; 0 without)."""
+    time: np.ndarray
+    """Event time of the cause of interest."""
+    incidence: np.ndarray
+    """``1 - exp(-cumhaz)``: the cumulative incidence at the curve's covariates."""
+    std_err: np.ndarray
+    """Standard error of the cumulative subdistribution hazard (R's ``std.err``)."""
+    conf_low: np.ndarray
+    """Lower limit: 1 minus survfit's upper limit of ``1 - F`` (log transform)."""
+    conf_high: np.ndarray
+    """Upper limit: 1 minus survfit's lower limit."""
+
+
+def predicted_incidence(fit: FinegrayFit, X_new: np.ndarray, *, vcov: np.ndarray | None = None,
+                        strata: np.ndarray | None = None, conf_level: float = 0.95) -> IncidenceCurves:
+    """Cumulative incidence curves at covariate rows, as ``1 - survfit(fg_coxph, newdata)$surv``.
+
+    ``vcov`` is the coefficient variance entering the standard errors (R uses ``vcov(fit)``: the
+    robust one with ``cluster(id)``); the model variance when None. Intervals are survfit's
+    log-transformed limits of ``1 - F`` turned around.
+    """
+    cox = fit.cox if vcov is None else replace(fit.cox, vcov_robust=np.asarray(vcov, dtype=float))
+    curves = survival_curves(cox, X_new, strata=strata, conf_level=conf_level)
+    return IncidenceCurves(curve=curves.curve, strata=curves.strata, time=curves.time, incidence=1.0 - curves.surv,
+                           std_err=curves.std_err, conf_low=1.0 - curves.conf_high, conf_high=1.0 - curves.conf_low)
 
 
 def _plain(value):

@@ -158,6 +158,26 @@ def test_model_se_is_coxphs_naive_variance(ref, melanoma):
     assert_matches(result, ref["melanoma_cluster_id"], se_key="se_model")
 
 
+@pytest.mark.parametrize("case, vcov", [("melanoma_predicted_cluster_id", "robust"), ("melanoma_predicted_model", "model")])
+def test_predicted_incidence_is_one_minus_survfit(ref, melanoma, case, vcov):
+    """1 - survfit(fit, newdata): estimate, std.err and (turned-around) log intervals, at every time of R's curve."""
+    from c2stats.families._finegray_engine import predicted_incidence
+
+    result = c2stats.fit({**MELANOMA, "vcov": vcov}, melanoma)
+    new = np.array([[0, 50, np.log(1.5), 0], [1, 65, np.log(4.0), 1]])  # sex, age, thickness, ulcer as in R's nd
+    curves = predicted_incidence(result.raw, new, vcov=result.frames["vcov"].set_index("term").to_numpy())
+    expected = ref[case]
+    r_time = np.asarray(expected["time"])
+    for c in range(2):
+        sel = curves.curve == c
+        # R lists every time of the expanded data; the curve steps only at event times, flat between
+        at = np.searchsorted(curves.time[sel], r_time, side="right") - 1
+        for ours, theirs in (("incidence", "cif"), ("std_err", "std_err"), ("conf_low", "cif_low"),
+                             ("conf_high", "cif_high")):
+            values = np.where(at >= 0, getattr(curves, ours)[sel][np.maximum(at, 0)], 0.0)
+            np.testing.assert_allclose(values, np.asarray(expected[theirs])[:, c], rtol=0, atol=1e-8, err_msg=ours)
+
+
 # cmprsk::crr solves Fine and Gray's estimating equation with its own handling of times tied between
 # censoring and events, and its variance adds a term for the estimated censoring distribution that
 # coxph's robust variance leaves out. Observed distance from finegray + coxph + cluster(id) (R output,

@@ -47,6 +47,16 @@ out$melanoma_model <- record(m1, fg_mel)
 m2 <- coxph(update(f_mel, . ~ . + cluster(id)), data = fg_mel, weights = fgwt, control = ctl)
 print(summary(m2))
 out$melanoma_cluster_id <- record(m2, fg_mel)
+# predicted cumulative incidence, 1 - survfit(fit, newdata)$surv (the variance of the
+# cumulative hazard uses vcov(fit): robust with cluster(id), the inverse information without)
+nd <- data.frame(sex = c(0, 1), age = c(50, 65), thickness = c(1.5, 4), ulcer = c(0, 1))
+pred_row <- function(fit) {
+  sf <- survfit(fit, newdata = nd)
+  list(time = sf$time, cif = 1 - sf$surv, std_err = sf$std.err, cif_low = 1 - sf$upper, cif_high = 1 - sf$lower)
+}
+out$melanoma_predicted_cluster_id <- pred_row(m2)
+out$melanoma_predicted_model <- pred_row(m1)
+print(summary(survfit(m2, newdata = nd), times = c(1000, 3000)))
 m3 <- coxph(update(f_mel, . ~ . + cluster(year)), data = fg_mel, weights = fgwt, control = ctl)
 out$melanoma_cluster_year <- record(m3, fg_mel, list(n_clusters = length(unique(fg_mel$year))))
 m4 <- coxph(f_mel, data = fg_mel, weights = fgwt, control = ctl, ties = "breslow", robust = FALSE)
