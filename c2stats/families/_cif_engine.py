@@ -199,7 +199,7 @@ def _aalen_johansen(t: np.ndarray, code: np.ndarray, w: np.ndarray, *, n_states:
         var[var <= 1e-13 * scale] = 0.0
         out_p[m] = p
         out_se[m] = np.sqrt(var)
-    return {"time": times, "p": out_p, "se": out_se, "n_risk": (t.size - first).astype(float)}
+    return {"time": times, "p": out_p, "se": out_se, "n_risk": (t.size - first).astype(np.int64)}
 
 
 def _confint(p: np.ndarray, se: np.ndarray, z: float, conf_type: str) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,12 @@ does, with a note); ``options.strata`` gives each its own baseline (R: ``strata(
 interest), ``n_competing``, ``n_censored``, ``n_expanded`` (rows of the expanded data),
 ``n_dropped``, ``n_subjects``; ``nobs`` counts the input rows used.
 
+``frames["cumulative_incidence"]`` (right-censored data): the Aalen-Johansen cumulative incidence
+of the cause of interest and of each competing cause on the rows used, with R's multi-state
+``survfit`` standard errors and log intervals (:mod:`c2stats.families._cif_engine`; columns
+``group`` ("All"), ``cause``, ``time``, ``estimate``, ``std_error``, ``conf_low``, ``conf_high``,
+``n_risk``), for a ``cif`` figure drawn from the Result alone.
+
 (start, stop] data (``start``, e.g. time-varying covariates) need ``options.id``, the subject
 column (R's ``finegray(..., id = id)``): a subject's rows must join without gaps and only its last
 row may end in an event; only a subject's last row is extended after a competing event, and when
@@ -154,6 +160,19 @@ def _strata_codes(frame: pd.DataFrame, value) -> np.ndarray | None:
     return pd.MultiIndex.from_frame(frame[columns]).factorize(sort=True)[0]
 
 
+def _incidence(spec, data: ModelData, used: np.ndarray) -> pd.DataFrame:
+    """Aalen-Johansen cumulative incidence of every cause on the rows used (R's multi-state survfit)."""
+    from ._cif_engine import cumulative_incidence
+
+    raw = data.frame[spec.event].to_numpy()[used]
+    censored = pd.Series(raw).isin(censor_values(spec)).to_numpy()
+    others = sorted({v for v in pd.unique(raw[~censored]) if not _same(v, spec.event_value)},
+                    key=lambda v: (str(type(v)), v))
+    return cumulative_incidence(data.time[used], raw, censor_value=censor_values(spec),
+                                weights=None if data.weights is None else data.weights[used],
+                                causes=[spec.event_value, *others], conf_level=spec.conf_level)
+
+
 def cause_codes(spec, frame: pd.DataFrame) -> np.ndarray:
     """0 = censored, 1 = the cause of interest, 2 = a competing event, for each row of ``frame``.
 
@@ -260,4 +279,5 @@ class Finegray(Family):
         }
         if spec.vcov.type == "cluster" and data.groups:  # R counts the clusters of the rows it fits
             glance["n_clusters"] = len(pd.unique(data.groups[0][used]))
-        return Estimate(names, cox.coef, vcov, glance, raw=fit, notes=tuple(notes))
+        frames = {} if data.entry is not None else {"cumulative_incidence": _incidence(spec, data, used)}
+        return Estimate(names, cox.coef, vcov, glance, raw=fit, notes=tuple(notes), frames=frames)

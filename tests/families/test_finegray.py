@@ -178,6 +178,16 @@ def test_predicted_incidence_is_one_minus_survfit(ref, melanoma, case, vcov):
             np.testing.assert_allclose(values, np.asarray(expected[theirs])[:, c], rtol=0, atol=1e-8, err_msg=ours)
 
 
+def test_cumulative_incidence_frame_is_survfits(melanoma):
+    """frames["cumulative_incidence"]: the Aalen-Johansen curves of R's multi-state survfit (tests/reference/cif/)."""
+    from .test_cif import assert_matches_r
+
+    expected = json.loads((REF.parent / "cif" / "cif.json").read_text())["melanoma_overall"]
+    frame = c2stats.fit(MELANOMA, melanoma).frames["cumulative_incidence"]
+    assert list(pd.unique(frame["cause"])) == [1, 3]  # the cause of interest first
+    assert_matches_r(frame, expected)
+
+
 # cmprsk::crr solves Fine and Gray's estimating equation with its own handling of times tied between
 # censoring and events, and its variance adds a term for the estimated censoring distribution that
 # coxph's robust variance leaves out. Observed distance from finegray + coxph + cluster(id) (R output,
@@ -226,6 +236,11 @@ formats = ["md"]
     result = load_result(summary.out / "results" / "fg_melanoma")
     assert_matches(result, ref["melanoma_cluster_id"])
     assert result.meta["family"] == "finegray"
+    saved = result.frames["cumulative_incidence"]
+    assert list(pd.unique(saved["cause"])) == ["melanoma", "other"]
+    np.testing.assert_allclose(saved["estimate"].iloc[-1], c2stats.fit(
+        {**MELANOMA, "event": "cause", "event_value": "melanoma", "options": {"censor_value": "alive"}},
+        melanoma).frames["cumulative_incidence"]["estimate"].iloc[-1], rtol=1e-12)
     table = (summary.out / "tables" / "fg.md").read_text()
     assert f"{np.exp(ref['melanoma_cluster_id']['coef']['ulcer']):.3f}" in table
 
