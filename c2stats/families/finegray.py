@@ -56,7 +56,7 @@ from pydantic import Field
 
 from ..errors import DataError, SpecificationError
 from ..vcov import sandwich_vcov
-from . import register_family
+from ._registry import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 
 Scalar = int | float | str
@@ -204,6 +204,11 @@ class Finegray(Family):
     Options = FinegrayOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster")
     cluster_hc: ClassVar[tuple[str, ...]] = ()
+    outcome: ClassVar[str] = "survival"
+    gof_keys: ClassVar[tuple[str, ...]] = ("n_events", "n_subjects", "n_strata", "ties")
+    #: predict's "cox" would give 1 - cumulative incidence labelled as survival; curves come from
+    #: :func:`~c2stats.families._finegray_engine.predicted_incidence` instead
+    prediction: ClassVar[str | None] = None
 
     check_spec = staticmethod(check_spec)
 
