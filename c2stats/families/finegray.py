@@ -56,8 +56,8 @@ from pydantic import Field
 
 from ..errors import DataError, SpecificationError
 from ..vcov import sandwich_vcov
-from ._registry import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._registry import register_family
 
 Scalar = int | float | str
 

@@ -67,6 +67,8 @@ def assert_matches(result, expected: dict, *, se_key: str = "se", atol: float = 
     assert result.glance["score_test"] == pytest.approx(expected["score_test"], abs=1e-6)
     assert result.glance["n_events"] == expected["n_events"]
     assert result.glance["n_expanded"] == expected["n_expanded"]
+    if result.raw is not None:  # a fit in this session (not reloaded from disk)
+        assert result.raw.expansion.weight.sum() == pytest.approx(expected["sum_fgwt"], rel=1e-12)  # R: sum(fgwt)
 
 
 def test_expanded_data_is_finegrays(melanoma):
