@@ -101,12 +101,17 @@ class Term:
 
 @dataclass(frozen=True)
 class Formula:
-    """A parsed formula: optional response, ordered terms, intercept flag."""
+    """A parsed formula: optional response, ordered terms, intercept flag, absorbed fixed effects.
+
+    ``y ~ x1 + x2 | fe1 + fe2`` (fixest's syntax) absorbs the fixed effects of the columns after
+    ``|``: they are projected out, not estimated, and the intercept is absorbed with them.
+    """
 
     text: str
     response: Factor | None
     terms: tuple[Term, ...]
     intercept: bool
+    absorb: tuple[str, ...] = ()  #: columns whose fixed effects are absorbed
 
     @property
     def columns(self) -> list[str]:
@@ -117,6 +122,7 @@ class Formula:
         for term in self.terms:
             for f in term.factors:
                 seen.update(dict.fromkeys(sorted(f.columns)))
+        seen.update(dict.fromkeys(self.absorb))
         return list(seen)
 
 
@@ -472,7 +478,52 @@ def parse_formula(text: str) -> Formula:
     """Parse and validate ``text``; raise :class:`FormulaError` naming the problem and the fix."""
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("the formula is empty; write e.g. 'y ~ x1 + x2'.")
-    return _Parser(text).formula()
+    model, absorb = _split_absorbed(text)
+    if absorb is None:
+        return _Parser(text).formula()
+    parsed = _Parser(model).formula()
+    names = _absorbed_columns(text, absorb)
+    return Formula(text, parsed.response, parsed.terms, False, names)
+
+
+_ABSORBED_NAME = re.compile(r"^\s*(`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*)\s*$")
+
+
+def _split_absorbed(text: str) -> tuple[str, str | None]:
+    """``(model part, fixed-effects part)`` split at the one ``|`` outside parentheses and back-quotes."""
+    depth, quoted, bars = 0, False, []
+    for i, ch in enumerate(text):
+        if ch == "`":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            bars.append(i)
+    if not bars:
+        return text, None
+    if len(bars) > 1:
+        raise FormulaError(f"formula {text!r}: one '|' separates the model from its fixed effects "
+                           "(e.g. 'y ~ x | country + year'); instrumental-variable parts are not supported.")
+    return text[:bars[0]], text[bars[0] + 1:]
+
+
+def _absorbed_columns(text: str, part: str) -> tuple[str, ...]:
+    """The column names after ``|``: plain (or back-quoted) names joined by ``+``."""
+    names = []
+    for piece in part.split("+"):
+        m = _ABSORBED_NAME.match(piece)
+        if not m:
+            raise FormulaError(
+                f"formula {text!r}: after '|' give the columns whose fixed effects are absorbed, joined by '+' "
+                f"(e.g. '| country + year'); {piece.strip()!r} is not a column name.")
+        names.append(m.group(1).strip("`"))
+    if len(set(names)) != len(names):
+        raise FormulaError(f"formula {text!r}: a fixed effect is listed twice after '|'.")
+    return tuple(names)
 
 
 # ----------------------------------------------------------------------------------------------

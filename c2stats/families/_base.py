@@ -107,6 +107,10 @@ class Family:
     prediction: ClassVar[Literal["mean", "multinomial", "cox", "parametric_survival"] | None] = None
     #: Fits get the proportional-hazards test (cox.zph) as a diagnostic.
     ph_test: ClassVar[bool] = False
+    #: Small-sample conventions the family can follow (``vcov.ssc``).
+    ssc_conventions: ClassVar[tuple[str, ...]] = ("R",)
+    #: The family absorbs fixed effects given after ``|`` in the formula.
+    absorbs_fixed_effects: ClassVar[bool] = False
     #: Remedies named when a fit does not converge.
     remedy: ClassVar[str] = "raise the iteration limit in options, rescale covariates, or simplify the model"
 
