@@ -81,7 +81,7 @@ class FrailtyFit:
     outer_iterations: int
     inner_iterations: int
     converged: bool
-    """False when the outer loop ran out (outer.max) or an inner loop ran out (iter.max)."""
+    """False when the outer loop ran out (outer.max) or the last inner fit ran out of iterations (iter.max)."""
     inner_failures: tuple[int, ...]
     """Outer iterations whose inner Newton loop hit iter.max (R's 'Inner loop failed' warning)."""
     history: np.ndarray = field(repr=False)
@@ -583,7 +583,7 @@ def fit_frailty_cox(
         theta=float(history[-1][0]), distribution=distribution, sparse=not dense, loglik=float(loglik1),
         loglik_null=float(loglik0), loglik_penalised=float(plik_pen), marginal_loglik=marginal,
         penalty=float(pen), df=np.array(df_terms, dtype=float), outer_iterations=outer,
-        inner_iterations=total_iter, converged=bool(done) and not failures, inner_failures=tuple(failures),
+        inner_iterations=total_iter, converged=bool(done) and bool(ok), inner_failures=tuple(failures),
         history=np.array(history), n_events=int(status.sum()),
     )
 
