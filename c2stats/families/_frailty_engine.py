@@ -258,8 +258,12 @@ def _evaluate(risk: _Risk, xs, gcode, n_groups, w, wtave, counting, beta, fb, de
     # per-group risk sums at each event time, then per pair
     gmat = sp.csr_matrix((r, (np.arange(r.size), gcode)), shape=(r.size, n_groups))
     a_g = _rev_cumsum((risk.agg @ gmat).toarray(), risk)
-    a2_g = (risk.deaths @ gmat).toarray()
-    fbar = (a_g[pg] - f[:, None] * a2_g[pg]) / d2[:, None]  # pairs x G
+    fbar = a_g[pg] if pg.size != k else a_g  # pairs x G (no tied deaths: one pair per event time)
+    tied = np.flatnonzero(f)
+    if tied.size:  # Efron: only the 2nd.. of tied deaths see the deaths' risk downweighted
+        a2_g = (risk.deaths @ gmat).tocsr()
+        fbar[tied] -= f[tied, None] * a2_g[pg[tied]].toarray()
+    fbar /= d2[:, None]
     u_f = np.bincount(gcode[dr], w[dr], minlength=n_groups) - np.bincount(gcode, rc, minlength=n_groups)
     h_fb = np.column_stack([np.bincount(gcode, rc * xs[:, j], minlength=n_groups) for j in range(p)]) \
         if p else np.zeros((n_groups, 0))
@@ -267,7 +271,7 @@ def _evaluate(risk: _Risk, xs, gcode, n_groups, w, wtave, counting, beta, fb, de
     if dense:
         h_ff = np.diag(np.bincount(gcode, rc, minlength=n_groups)) - (fbar * wt[:, None]).T @ fbar
     else:
-        h_ff = np.sum(fbar * (1 - fbar), axis=0)  # coxfit5: no death weight on this diagonal
+        h_ff = fbar.sum(axis=0) - np.einsum("ij,ij->j", fbar, fbar)  # coxfit5: no death weight on this diagonal
     return _Eval(plik, u_b, u_f, h_bb, h_fb, h_ff)
 
 

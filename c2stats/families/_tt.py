@@ -90,11 +90,13 @@ class RiskSetExpansion:
 
 
 def expand_risk_sets(time: np.ndarray, event: np.ndarray, *, entry: np.ndarray | None = None,
-                     strata: np.ndarray | None = None, timefix: bool = True) -> RiskSetExpansion:
+                     strata: np.ndarray | None = None, timefix: bool = True,
+                     max_rows: int | None = None) -> RiskSetExpansion:
     """One row per subject per risk set, as ``coxph`` does for ``tt()`` terms.
 
     A row is in the risk set of event time ``t`` of its stratum when ``entry < t <= stop`` (no
-    entry: ``t <= stop``); times equal up to round-off are merged first (``aeqSurv``).
+    entry: ``t <= stop``); times equal up to round-off are merged first (``aeqSurv``). Raises
+    ValueError (with the count) when the expansion would exceed ``max_rows`` rows.
     """
     stop = np.asarray(time, dtype=float)
     ev = np.asarray(event).astype(bool)
@@ -103,6 +105,15 @@ def expand_risk_sets(time: np.ndarray, event: np.ndarray, *, entry: np.ndarray |
         start, stop = _aeq_surv(start, stop, np.argsort(stop, kind="stable"))
     n = stop.size
     codes = np.zeros(n, dtype=np.intp) if strata is None else np.unique(strata, return_inverse=True)[1].ravel()
+    if max_rows is not None:
+        total = 0
+        for c in np.unique(codes):
+            members = np.flatnonzero(codes == c)
+            s_sorted = np.sort(stop[members])
+            t_ev = np.unique(stop[members][ev[members]])
+            total += int(np.sum(s_sorted.size - np.searchsorted(s_sorted, t_ev, side="left")))
+        if total > max_rows:
+            raise ValueError(f"the data expanded at every event time would have {total} rows (more than {max_rows})")
     rows, times, events, sets = [], [], [], []
     set_no = 0
     for c in np.unique(codes):

@@ -248,6 +248,10 @@ def _fit_frailty(spec, data: ModelData, options: CoxOptions) -> Estimate:
     return Estimate(names, fit.coef, fit.vcov, glance, raw=fit, notes=notes, frames={"frailty": frailty})
 
 
+#: Largest risk-set expansion options.tt builds (rows x columns of doubles must fit in memory).
+TT_MAX_ROWS = 20_000_000
+
+
 @dataclass(frozen=True)
 class TimeVaryingCoxFit:
     """A Cox fit with ``tt()`` terms: the engine's fit on the data expanded at the event times."""
@@ -284,7 +288,15 @@ def _fit_tt(spec, data: ModelData, options: CoxOptions) -> Estimate:
                 "or fix the name."
             )
         transforms.append(parse_transform(column, kind))
-    exp = expand_risk_sets(data.time, data.event, entry=data.entry, strata=_strata_codes(spec, data))
+    try:
+        exp = expand_risk_sets(data.time, data.event, entry=data.entry, strata=_strata_codes(spec, data),
+                               max_rows=TT_MAX_ROWS)
+    except ValueError as exc:
+        raise SpecificationError(
+            f"{where}: options.tt needs the data expanded at every event time, as R's coxph does: {exc}. Fit on a "
+            "subsample or a coarser time scale (tied times share one risk set), or model the change over time with "
+            "a time-split dataset ((start, stop] rows) and an interaction instead."
+        ) from None
     cols = [X[exp.rows]]
     tt_names: list[str] = []
     for tr in transforms:

@@ -131,3 +131,13 @@ def test_tt_through_the_pipeline_and_hypotheses(tmp_path):
     assert float(rows.loc["H1", "p-value"]) == pytest.approx(stats.norm.sf(z), abs=6e-4)  # table rounds to 3 digits
     assert rows.loc["H2", "Model"] == "vet_step"
     assert "tt(karno)" in (summary.out / "tables" / "t.md").read_text()
+
+
+def test_tt_refuses_an_expansion_beyond_the_row_limit(monkeypatch):
+    from c2stats.families import cox
+
+    monkeypatch.setattr(cox, "TT_MAX_ROWS", 1000)  # veteran expands to 5955 rows (glance n_risk_set_rows)
+    spec = {"family": "cox", "formula": "~ trt + karno", "time": "time", "event": "status",
+            "options": {"tt": {"karno": "log"}}}
+    with pytest.raises(SpecificationError, match=r"options\.tt.*5955 rows"):
+        c2stats.fit(spec, data("veteran"))
