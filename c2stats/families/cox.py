@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..errors import SpecificationError
 from ..vcov import dyadic_notes, sandwich_vcov
@@ -62,6 +62,12 @@ class CoxOptions(FamilyOptions):
                     "period), as R's coxph(... + tt(x), tt = function(x, t, ...) ...). <term> must be a numeric "
                     "term of the formula.",
     )
+
+    @model_validator(mode="after")
+    def _check_frailty_dist(self):
+        if "frailty_dist" in self.model_fields_set and self.frailty is None and self.frailty_dist != "gamma":
+            raise ValueError("frailty_dist applies to a frailty model only; also give frailty = \"<group column>\"")
+        return self
 
     @field_validator("tt")
     @classmethod

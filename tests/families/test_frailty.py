@@ -141,3 +141,10 @@ def test_frailty_through_the_pipeline(tmp_path):
         np.testing.assert_allclose(result.tidy["std_error"], ref["se"], rtol=1e-7)
         assert result.glance["frailty_variance"] == pytest.approx(ref["theta"], rel=1e-7)
         assert len(result.frames["frailty"]) == 100
+
+
+def test_frailty_dist_without_frailty_is_refused():
+    spec = {"family": "cox", "formula": "~ rx", "time": "time", "event": "status",
+            "options": {"frailty_dist": "gaussian"}}
+    with pytest.raises(UserInputError, match="frailty"):
+        c2stats.fit(spec, data("rats"))
