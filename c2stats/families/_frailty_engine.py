@@ -174,20 +174,21 @@ def _risk_sets(stop, event, entry, strata, efron: bool) -> _Risk:
     n = stop.size
     codes = np.zeros(n, dtype=np.intp) if strata is None else np.unique(strata, return_inverse=True)[1].ravel()
     ev = event.astype(bool)
-    keys = np.unique(np.column_stack([codes[ev], stop[ev]]), axis=0)  # (stratum, time), sorted
-    k = keys.shape[0]
-    s_k, t_k = keys[:, 0].astype(np.intp), keys[:, 1]
+    # event groups are the distinct (stratum, event time) pairs, as integer keys stratum * width + rank
+    times = np.unique(stop[ev])
+    width = times.size + 1
+    keys = np.unique(codes[ev] * width + np.searchsorted(times, stop[ev], side="right"))
+    k = keys.size
+    s_k = keys // width
     n_strata = int(codes.max()) + 1
     first = np.searchsorted(s_k, np.arange(n_strata), side="left")
     last = np.searchsorted(s_k, np.arange(n_strata), side="right")  # one past
-    # within stratum c the event groups are first[c]..last[c]-1 with increasing times
-    hi = np.empty(n, dtype=np.intp)
-    lo = np.empty(n, dtype=np.intp)
-    for c in range(n_strata):
-        rows = np.flatnonzero(codes == c)
-        times = t_k[first[c] : last[c]]
-        hi[rows] = first[c] + np.searchsorted(times, stop[rows], side="right") - 1
-        lo[rows] = first[c] if entry is None else first[c] + np.searchsorted(times, entry[rows], side="right")
+    # a row is at risk at the event groups of its stratum with entry < t <= stop
+    hi = np.searchsorted(keys, codes * width + np.searchsorted(times, stop, side="right"), side="right") - 1
+    if entry is None:
+        lo = first[codes]
+    else:
+        lo = np.searchsorted(keys, codes * width + np.searchsorted(times, entry, side="right"), side="right")
     active = lo <= hi
     rows_a = np.flatnonzero(active)
     leaves = rows_a[lo[rows_a] > first[codes[rows_a]]]
