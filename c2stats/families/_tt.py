@@ -17,6 +17,7 @@ Transforms (``options.tt = { <column> = ... }``):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,7 @@ def parse_transform(column: str, value: str) -> TimeTransform:
             cuts = tuple(float(p) for p in parts)
         except ValueError:
             cuts = ()
-        if not cuts or any(not np.isfinite(c) for c in cuts) or any(b <= a for a, b in zip(cuts, cuts[1:])):
+        if not cuts or any(not np.isfinite(c) for c in cuts) or any(b <= a for a, b in itertools.pairwise(cuts)):
             raise ValueError(f"{value!r} needs increasing finite cut times after 'step:', e.g. 'step:180,365'")
         return TimeTransform(column, "step", cuts, tuple(parts))
     raise ValueError(f"{value!r} is not a time transform; use \"log\" (x * log(t)), \"identity\" (x * t) "

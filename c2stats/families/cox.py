@@ -221,8 +221,8 @@ def _fit_frailty(spec, data: ModelData, options: CoxOptions) -> Estimate:
     notes: tuple[str, ...] = ()
     if fit.inner_failures:
         notes += (f"{where}: the inner Newton-Raphson loop reached its 20 iterations in outer iteration(s) "
-                  f"{', '.join(map(str, fit.inner_failures))} (R gives the same warning; the "
-                  "outer loop over theta carries on from there, as in R).",)
+                  f"{', '.join(map(str, fit.inner_failures))} (R gives the same warning; the outer loop over theta "
+                  "carries on from there, as in R).",)
     if not fit.converged:
         notes += (f"{where}: did not converge (the search for the frailty variance stopped after R's 10 outer "
                   "iterations, or its last inner fit after 20 Newton-Raphson iterations, before the convergence "
@@ -247,7 +247,7 @@ def _fit_frailty(spec, data: ModelData, options: CoxOptions) -> Estimate:
         "converged": bool(fit.converged),
         "iterations": int(fit.inner_iterations),
         "outer_iterations": int(fit.outer_iterations),
-        "n_strata": int(len(np.unique(_strata_codes(spec, data)))) if _strata_columns(spec.options) else None,
+        "n_strata": len(np.unique(_strata_codes(spec, data))) if _strata_columns(spec.options) else None,
     }
     frailty = pd.DataFrame({"group": fit.groups, "estimate": fit.frailty,
                             "std_error": np.sqrt(np.clip(fit.frailty_var, 0, None))})
@@ -337,7 +337,7 @@ def _fit_tt(spec, data: ModelData, options: CoxOptions) -> Estimate:
         "score_test": fit.score_test,
         "converged": bool(fit.converged),
         "iterations": int(fit.iterations),
-        "n_strata": int(len(np.unique(_strata_codes(spec, data)))) if _strata_columns(spec.options) else None,
+        "n_strata": len(np.unique(_strata_codes(spec, data))) if _strata_columns(spec.options) else None,
         "n_risk_set_rows": int(Xe.shape[0]),
     }
     raw = TimeVaryingCoxFit(fit=fit, expansion=exp, reason=fit.reason)
