@@ -135,9 +135,9 @@ def test_missing_values_in_restrictions_and_formulas():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         kept = fit({"family": "ols", "formula": "x ~ 1", "sample": "z == 1"}, frame)
-    assert kept.glance["nobs"] == 3
+    assert kept.glance["nobs"] == 4
     assert any(issubclass(w.category, RowsDroppedWarning) and "dropped 2 of 8 rows on which it is missing"
                in str(w.message) for w in caught)
     both = fit({"family": "ols", "formula": "x ~ 1", "sample": "z == 1 or z is missing"}, frame)
-    assert both.glance["nobs"] == 5
+    assert both.glance["nobs"] == 6
     assert fit({"family": "ols", "formula": "x ~ 1", "sample": "z is not missing"}, frame).glance["nobs"] == 6
