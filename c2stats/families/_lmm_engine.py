@@ -1,0 +1,377 @@
+"""Linear mixed models with random intercepts, as R's ``lme4::lmer``.
+
+Pure functions, numpy in, frozen dataclasses out. The model is
+
+    y = Xβ + Z b + e,   b ~ N(0, σ² Λθ Λθ'),   e ~ N(0, σ² I),
+
+with one random intercept per level of each grouping factor (``(1 | a)``, or crossed/nested
+``(1 | a) + (1 | b)``); ``Λθ`` is diagonal with the relative standard deviation ``θ_f = σ_f / σ``
+of factor ``f`` on that factor's columns of ``Z``.
+
+Method (Bates, Mächler, Bolker & Walker 2015, "Fitting linear mixed-effects models using lme4",
+J. Stat. Softw. 67(1), §3.2-3.4): for given θ the penalised least squares problem
+``min_{u,β} ‖y − Xβ − ZΛθu‖² + ‖u‖²`` is solved by the blocked Cholesky factorisation
+
+    Lθ Lθ' = Λθ'Z'ZΛθ + I,   Lθ RZX = Λθ'Z'X,   RX'RX = X'X − RZX'RZX,
+
+giving the penalised residual sum of squares r²(θ) and the profiled deviances (eqs. 34, 41)
+
+    ML:    −2ℓ(θ)   = log|Lθ|² + n [1 + log(2π r²(θ) / n)]
+    REML:  −2ℓR(θ)  = log|Lθ|² + log|RX|² + (n − p) [1 + log(2π r²(θ) / (n − p))].
+
+Only θ (one number per grouping factor) is optimised, under θ ≥ 0. lmer does this with a
+derivative-free BOBYQA to ``ftol_abs = 1e-8``; here the analytic gradient is used to reach the
+optimum to rounding: with ``s_f = θ_f²`` and ``P = H⁻¹ − H⁻¹X(X'H⁻¹X)⁻¹X'H⁻¹``, ``H = I + ZΛΛ'Z'``,
+
+    ∂(−2ℓR)/∂s_f = tr(Z_f' P Z_f) − (n − p) ‖Z_f' P y‖² / y'Py
+    ∂(−2ℓ)/∂s_f  = tr(Z_f' H⁻¹ Z_f) − n ‖Z_f' H⁻¹ (y − Xβ̂)‖² / r²
+
+(``y'Py = r²``). One factor: Brent root-finding on this derivative in a bracket found by a scan of
+the deviance, or θ = 0 when the deviance increases from the boundary. Several factors: L-BFGS-B on
+θ ≥ 0 from lmer's start θ = 1, then a check that no factor left at θ = 0 could still lower the
+deviance.
+
+At θ̂: σ̂² = r²/(n − p) (REML) or r²/n (ML), as ``sigma(lmer)``; ``vcov`` is ``σ̂² (RX'RX)⁻¹``, as
+``vcov(lmer)`` (conditional on θ̂); the variance components are ``σ̂² θ̂_f²``; ``loglik`` is
+``logLik(lmer)`` (the REML log-likelihood under REML, ``−REMLcrit/2``) with ``p + m + 1``
+parameters for AIC and BIC. The R² are Nakagawa & Schielzeth's (2013) for random intercepts, as
+``performance::r2_nakagawa``: with ``σ²_f = var(Xβ̂)`` (``n − 1`` denominator) and
+``σ²_r = Σ_f σ̂²_f``, marginal ``σ²_f / (σ²_f + σ²_r + σ̂²)`` and conditional
+``(σ²_f + σ²_r) / (σ²_f + σ²_r + σ̂²)``; the ICC is ``performance::icc``'s adjusted
+``σ²_r / (σ²_r + σ̂²)``. Like performance, when some θ̂_f < 1e-5 (a singular fit) the random
+variances count as unavailable: the conditional R² and the ICC are NaN and the marginal R² is
+``σ²_f / (σ²_f + σ̂²)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import linalg, optimize
+
+__all__ = ["LmmFit", "fit_lmm", "profiled_deviance"]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+_SINGULAR_LME4 = 1e-4  #: lme4::isSingular's tol on θ
+_SINGULAR_PERFORMANCE = 1e-5  #: insight's .is_singular tolerance, below which performance drops random variances
+
+
+@dataclass(frozen=True)
+class LmmFit:
+    """A random-intercept linear mixed model at the optimum of its (REML or ML) profiled deviance."""
+
+    coef: np.ndarray  #: fixed effects β̂
+    vcov: np.ndarray  #: ``vcov(lmer)``: σ̂² (X'H⁻¹X)⁻¹ at θ̂
+    theta: np.ndarray  #: relative standard deviations σ_f / σ, one per grouping factor
+    sigma2_resid: float  #: σ̂², ``sigma(lmer)^2``
+    sigma2_groups: np.ndarray  #: σ̂² θ̂_f², the random-intercept variances (``VarCorr``)
+    ranef: tuple[np.ndarray, ...]  #: conditional modes of the intercepts, per factor (``ranef(lmer)``)
+    reml: bool
+    deviance: float  #: the optimised criterion: REML criterion (``REMLcrit``) or ML deviance
+    loglik: float  #: ``logLik(lmer)``: −deviance / 2
+    df: int  #: parameters counted by AIC/BIC: p + m + 1
+    aic: float
+    bic: float
+    r2_marginal: float  #: Nakagawa & Schielzeth, as ``performance::r2_nakagawa``
+    r2_conditional: float  #: NaN for a singular fit, as performance
+    icc: float  #: adjusted ICC, ``performance::icc``; NaN for a singular fit
+    nobs: int
+    n_levels: tuple[int, ...]  #: levels of each grouping factor
+    converged: bool
+    boundary: bool  #: some θ̂_f < 1e-4: lmer's "boundary (singular) fit" (``isSingular``)
+    gradient: np.ndarray  #: ∂deviance/∂θ at θ̂ (zero for a factor at the boundary)
+    n_evaluations: int
+    message: str
+
+
+# ----------------------------------------------------------------------------------------------
+# The design: cross-products computed once, every θ reuses them
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Design:
+    X: np.ndarray
+    y: np.ndarray
+    codes: tuple[np.ndarray, ...]  #: per factor, 0..levels-1
+    offsets: np.ndarray  #: first column of each factor in Z
+    factor: np.ndarray  #: factor index of each column of Z
+    diagonal: bool  #: Z'Z is diagonal (one factor): every q×q step is elementwise
+    ZtZ: np.ndarray  #: the diagonal (vector) when ``diagonal``, else the full q×q matrix
+    ZtX: np.ndarray
+    Zty: np.ndarray
+    XtX: np.ndarray
+    Xty: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    @property
+    def p(self) -> int:
+        return self.X.shape[1]
+
+
+def _design(X: np.ndarray, y: np.ndarray, groups: Sequence[np.ndarray]) -> _Design:
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != len(y):
+        raise ValueError(f"X must be n×p and y of length n; got X {X.shape}, y {y.shape}")
+    if not len(groups):
+        raise ValueError("at least one grouping factor is needed")
+    codes, sizes = [], []
+    for g in groups:
+        c = np.asarray(g)
+        if c.shape != y.shape:
+            raise ValueError(f"each grouping factor needs one code per row; got {c.shape} for n = {len(y)}")
+        c = np.unique(c, return_inverse=True)[1].astype(np.intp).ravel()
+        codes.append(c)
+        sizes.append(int(c.max()) + 1)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    q = int(sum(sizes))
+    factor = np.repeat(np.arange(len(sizes)), sizes)
+    cols = [c + o for c, o in zip(codes, offsets)]
+    ZtX = np.zeros((q, X.shape[1]))
+    Zty = np.zeros(q)
+    for col in cols:
+        np.add.at(ZtX, col, X)
+        Zty += np.bincount(col, weights=y, minlength=q)
+    if len(cols) == 1:
+        ZtZ = np.bincount(cols[0], minlength=q).astype(float)
+    else:
+        ZtZ = np.zeros((q, q))
+        for a in cols:
+            for b in cols:
+                np.add.at(ZtZ, (a, b), 1.0)
+    return _Design(X=X, y=y, codes=tuple(codes), offsets=offsets, factor=factor, diagonal=len(cols) == 1,
+                   ZtZ=ZtZ, ZtX=ZtX, Zty=Zty, XtX=X.T @ X, Xty=X.T @ y)
+
+
+@dataclass(frozen=True)
+class _State:
+    deviance: float
+    dev_ds: np.ndarray  #: ∂deviance/∂(θ_f²)
+    beta: np.ndarray
+    M: np.ndarray  #: RX'RX = X'H⁻¹X
+    pwrss: float  #: r²(θ)
+    u: np.ndarray  #: spherical random effects
+
+
+def _evaluate(d: _Design, theta: np.ndarray, reml: bool, gradient: bool = True) -> _State:
+    n, p = d.n, d.p
+    lam = np.asarray(theta, dtype=float)[d.factor]
+    if d.diagonal:
+        ldiag = np.sqrt(lam * lam * d.ZtZ + 1.0)
+        logdet_L = 2.0 * np.sum(np.log(ldiag))
+
+        def solve_l(b):  # L⁻¹ b
+            return b / (ldiag[:, None] if b.ndim == 2 else ldiag)
+
+        solve_lt = solve_l
+    else:
+        A = lam[:, None] * d.ZtZ * lam[None, :]
+        A[np.diag_indices_from(A)] += 1.0
+        L = linalg.cholesky(A, lower=True)
+        logdet_L = 2.0 * np.sum(np.log(np.diag(L)))
+
+        def solve_l(b):
+            return linalg.solve_triangular(L, b, lower=True)
+
+        def solve_lt(b):
+            return linalg.solve_triangular(L, b, lower=True, trans="T")
+
+    cu = solve_l(lam * d.Zty)
+    RZX = solve_l(lam[:, None] * d.ZtX)
+    M = d.XtX - RZX.T @ RZX
+    M = (M + M.T) / 2
+    RX = linalg.cholesky(M, lower=False)
+    beta = linalg.cho_solve((RX, False), d.Xty - RZX.T @ cu)
+    u = solve_lt(cu - RZX @ beta)
+    # r² from the residuals rather than y'y − ‖cu‖² − ‖cβ‖², which cancels badly when r² ≪ y'y
+    b = lam * u
+    fitted = d.X @ beta
+    for c, o in zip(d.codes, d.offsets):
+        fitted = fitted + b[o + c]
+    pwrss = float(np.sum((d.y - fitted) ** 2) + u @ u)
+    if reml:
+        dof = n - p
+        deviance = logdet_L + 2.0 * np.sum(np.log(np.abs(np.diag(RX)))) + dof * (1.0 + _LOG_2PI + np.log(pwrss / dof))
+    else:
+        dof = n
+        deviance = logdet_L + dof * (1.0 + _LOG_2PI + np.log(pwrss / dof))
+    dev_ds = np.full(len(d.offsets), np.nan)
+    if gradient:
+        # Z'H⁻¹Z = Z'Z − G'G, Z'H⁻¹X = Z'X − G'RZX, Z'H⁻¹y = Z'y − G'cu with G = L⁻¹ΛZ'Z
+        if d.diagonal:
+            g = lam * d.ZtZ / ldiag
+            diag_w = d.ZtZ - g * g
+            K = d.ZtX - g[:, None] * RZX
+            k = d.Zty - g * cu
+        else:
+            G = solve_l(lam[:, None] * d.ZtZ)
+            diag_w = np.diag(d.ZtZ) - np.sum(G * G, axis=0)
+            K = d.ZtX - G.T @ RZX
+            k = d.Zty - G.T @ cu
+        zpy = k - K @ beta  # Z'Py = Z'H⁻¹(y − Xβ̂)
+        diag_p = diag_w - np.sum(K * linalg.cho_solve((RX, False), K.T).T, axis=1) if reml else diag_w
+        m = len(d.offsets)
+        dev_ds = (np.bincount(d.factor, weights=diag_p, minlength=m)
+                  - dof * np.bincount(d.factor, weights=zpy * zpy, minlength=m) / pwrss)
+    return _State(deviance=float(deviance), dev_ds=dev_ds, beta=beta, M=M, pwrss=pwrss, u=u)
+
+
+def profiled_deviance(theta: Sequence[float] | float, *, X: np.ndarray, y: np.ndarray,
+                      groups: Sequence[np.ndarray], reml: bool = True) -> float:
+    """The profiled REML criterion or ML deviance at ``theta`` (lmer's ``devFunOnly = TRUE`` function)."""
+    d = _design(X, y, groups)
+    return _evaluate(d, np.atleast_1d(np.asarray(theta, dtype=float)), reml, gradient=False).deviance
+
+
+# ----------------------------------------------------------------------------------------------
+# Optimising θ
+# ----------------------------------------------------------------------------------------------
+def _optimise_scalar(d: _Design, reml: bool, xtol: float, maxiter: int) -> tuple[float, bool, int, str]:
+    evaluations = 0
+
+    def dev(t):
+        nonlocal evaluations
+        evaluations += 1
+        return _evaluate(d, np.array([t]), reml, gradient=False).deviance
+
+    def slope(t):  # ∂dev/∂θ² : its sign is that of ∂dev/∂θ for θ > 0
+        nonlocal evaluations
+        evaluations += 1
+        return float(_evaluate(d, np.array([t]), reml).dev_ds[0])
+
+    # θ is σ_group/σ: scan 1e-4..1e4 on a log grid (the profiled deviance may have a local
+    # minimum at θ = 0 besides an interior one, so the boundary is one more grid point)
+    grid = np.concatenate([[0.0], np.logspace(-4, 4, 33)])
+    values = np.array([dev(t) for t in grid])
+    i = int(np.argmin(values))
+    if i == len(grid) - 1:
+        return float(grid[-1]), False, evaluations, "the optimum lies beyond θ = 1e4 (group variance ≫ residual variance)"
+    if i == 0:
+        if slope(0.0) >= 0:
+            return 0.0, True, evaluations, "boundary: θ = 0 (the group variance is estimated as zero)"
+        lo, hi = 0.0, grid[1]
+    else:
+        lo, hi = grid[i - 1], grid[i + 1]
+    s_lo, s_hi = slope(lo) if lo > 0 else slope(0.0), slope(hi)
+    if s_lo < 0 < s_hi:
+        root, info = optimize.brentq(slope, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=maxiter,
+                                     full_output=True, disp=False)
+        return float(root), bool(info.converged), evaluations, info.flag
+    res = optimize.minimize_scalar(dev, bounds=(lo, hi), method="bounded", options={"xatol": xtol, "maxiter": maxiter})
+    return float(res.x), bool(res.success), evaluations, str(res.message)
+
+
+def _optimise_vector(d: _Design, reml: bool, xtol: float, gtol: float, maxiter: int) -> tuple[np.ndarray, bool, int, str]:
+    m = len(d.offsets)
+    evaluations = 0
+
+    def objective(theta):
+        nonlocal evaluations
+        evaluations += 1
+        s = _evaluate(d, theta, reml)
+        return s.deviance, 2.0 * theta * s.dev_ds
+
+    theta = np.ones(m)  # lmer's start
+    converged, message = False, ""
+    for _ in range(m + 1):
+        res = optimize.minimize(objective, theta, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * m,
+                                options={"ftol": 1e-15, "gtol": gtol, "maxiter": maxiter, "maxcor": 20})
+        theta = np.maximum(res.x, 0.0)
+        converged, message = bool(res.success), str(res.message)
+        # ∂dev/∂θ_f = 2θ_f ∂dev/∂θ_f² vanishes at θ_f = 0 whatever the slope: a factor stopped at the
+        # boundary is restarted inside when the deviance still falls in θ_f²
+        slope = _evaluate(d, theta, reml).dev_ds
+        stuck = (theta <= xtol) & (slope < 0)
+        if not stuck.any():
+            break
+        theta = np.where(stuck, 0.1, theta)
+    # polish the interior θ by Newton steps on ∂dev/∂θ with a central-difference Jacobian
+    free = theta > xtol
+    theta = np.where(free, theta, 0.0)
+    for _ in range(20):
+        if not free.any():
+            break
+        g = 2.0 * theta * _evaluate(d, theta, reml).dev_ds
+        idx = np.flatnonzero(free)
+        h = 1e-5 * np.maximum(theta[idx], 1e-3)
+        J = np.empty((len(idx), len(idx)))
+        for j, (col, step) in enumerate(zip(idx, h)):
+            up, down = theta.copy(), theta.copy()
+            up[col] += step
+            down[col] -= step
+            J[:, j] = ((2 * up * _evaluate(d, up, reml).dev_ds) - (2 * down * _evaluate(d, down, reml).dev_ds))[idx] / (2 * step)
+        evaluations += 1 + 2 * len(idx)
+        try:
+            step = np.linalg.solve((J + J.T) / 2, g[idx])
+        except np.linalg.LinAlgError:
+            break
+        trial = theta.copy()
+        trial[idx] = np.maximum(theta[idx] - step, 0.0)
+        if _evaluate(d, trial, reml, gradient=False).deviance > _evaluate(d, theta, reml, gradient=False).deviance + 1e-12:
+            break
+        theta = trial
+        if np.max(np.abs(step)) <= xtol * max(1.0, np.max(theta)):
+            break
+    return theta, converged, evaluations, message
+
+
+def fit_lmm(*, X: np.ndarray, y: np.ndarray, groups: Sequence[np.ndarray], reml: bool = True,
+            xtol: float = 1e-12, gtol: float = 1e-10, maxiter: int = 1000) -> LmmFit:
+    """Fit ``y ~ X + (1 | g1) + (1 | g2) + ...`` by REML (default, as lmer) or ML.
+
+    Parameters
+    ----------
+    X
+        n×p fixed-effects design, intercept column included, full column rank.
+    y
+        The n responses.
+    groups
+        One array of n labels per grouping factor (any hashable values; nested factors must be
+        given with unique labels across their parents, e.g. ``batch:cask``, as in lmer).
+    reml
+        REML (lmer's default) or ML.
+    xtol, gtol, maxiter
+        Optimiser tolerances: θ to ``xtol``; the projected gradient of L-BFGS-B (several factors)
+        to ``gtol``; at most ``maxiter`` iterations.
+    """
+    d = _design(X, y, groups)
+    n, p = d.n, d.p
+    m = len(d.offsets)
+    if n <= p:
+        raise ValueError(f"{n} observations for {p} fixed effects")
+    if m == 1:
+        t, converged, evaluations, message = _optimise_scalar(d, reml, xtol, maxiter)
+        theta = np.array([t])
+    else:
+        theta, converged, evaluations, message = _optimise_vector(d, reml, xtol, gtol, maxiter)
+    state = _evaluate(d, theta, reml)
+    sigma2 = state.pwrss / (n - p if reml else n)
+    vcov = sigma2 * linalg.inv(state.M)
+    vcov = (vcov + vcov.T) / 2
+    sigma2_groups = sigma2 * theta**2
+    lam = theta[d.factor]
+    b = lam * state.u
+    sizes = [len(np.unique(c)) for c in d.codes]
+    ranef = tuple(b[o:o + k] for o, k in zip(d.offsets, sizes))
+    loglik = -state.deviance / 2.0
+    df = p + m + 1
+    var_fixed = float(np.var(d.X @ state.beta, ddof=1))
+    if np.any(theta < _SINGULAR_PERFORMANCE):
+        r2_marginal, r2_conditional, icc = var_fixed / (var_fixed + sigma2), np.nan, np.nan
+    else:
+        var_random = float(np.sum(sigma2_groups))
+        total = var_fixed + var_random + sigma2
+        r2_marginal, r2_conditional = var_fixed / total, (var_fixed + var_random) / total
+        icc = var_random / (var_random + sigma2)
+    return LmmFit(
+        coef=state.beta, vcov=vcov, theta=theta, sigma2_resid=float(sigma2), sigma2_groups=sigma2_groups,
+        ranef=ranef, reml=reml, deviance=state.deviance, loglik=loglik, df=df,
+        aic=-2.0 * loglik + 2.0 * df, bic=-2.0 * loglik + np.log(n) * df,
+        r2_marginal=float(r2_marginal), r2_conditional=float(r2_conditional), icc=float(icc),
+        nobs=n, n_levels=tuple(sizes), converged=converged, boundary=bool(np.any(theta < _SINGULAR_LME4)),
+        gradient=2.0 * theta * state.dev_ds, n_evaluations=evaluations, message=message,
+    )

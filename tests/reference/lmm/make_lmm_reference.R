@@ -1,0 +1,116 @@
+## Reference values for the mixed family and its engine (c2stats/families/_lmm_engine.py):
+## lme4::lmer random-intercept models, REML and ML, with performance::r2_nakagawa and icc.
+## Run from tests/reference/:  Rscript lmm/make_lmm_reference.R > lmm/make_lmm_reference.Rout 2>&1
+## Writes lmm/<dataset>.csv (each fit reads its data back from the CSV) and lmm/lmm.json.
+suppressPackageStartupMessages({ library(lme4); library(performance); library(jsonlite) })
+options(digits = 15)
+data(Orthodont, package = "nlme")
+data(oats, package = "MASS")
+
+## lmer's default optimiser (nloptwrap BOBYQA, ftol_abs = xtol_abs = 1e-8) stops ~1e-8 short in
+## the deviance; "tight" runs the same optimiser to rounding so the reference is the optimum itself.
+## Both are recorded: the tests compare to "tight" at 1e-6 and show "default" is within its own tolerance.
+tight <- lmerControl(optimizer = "nloptwrap",
+                     optCtrl = list(xtol_abs = 1e-14, ftol_abs = 1e-15, xtol_rel = 0, ftol_rel = 0, maxeval = 1e5))
+vl <- function(v) unname(lapply(seq_len(nrow(v)), function(i) unname(v[i, ])))
+
+summ <- function(f) {
+  vc <- as.data.frame(VarCorr(f))
+  ## singular fits: performance warns "Can't compute random effect variances" (values NA)
+  r2 <- suppressWarnings(r2_nakagawa(f))
+  ic <- suppressWarnings(icc(f))
+  out <- list(
+    theta = as.list(getME(f, "theta")),
+    coef = as.list(fixef(f)), se = as.list(sqrt(diag(as.matrix(vcov(f))))), vcov = vl(as.matrix(vcov(f))),
+    sigma2_resid = sigma(f)^2,
+    sigma2_groups = as.list(setNames(vc$vcov[vc$grp != "Residual"], vc$grp[vc$grp != "Residual"])),
+    loglik = as.numeric(logLik(f)), df = attr(logLik(f), "df"), aic = AIC(f), bic = BIC(f),
+    nobs = nobs(f), n_groups = as.list(ngrps(f)), singular = isSingular(f),
+    r2_marginal = unname(r2$R2_marginal), r2_conditional = unname(r2$R2_conditional),
+    icc = if (is.null(ic) || all(is.na(ic))) NA else unname(ic$ICC_adjusted),
+    feval = f@optinfo$feval, optimizer = f@optinfo$optimizer)
+  if (isREML(f)) out$reml_criterion <- unname(REMLcrit(f)) else out$deviance <- deviance(f)
+  out
+}
+
+## each case: data frame, formula, grouping columns (the engine's groups), a few θ for devfun checks
+cases <- list()
+grun <- read.csv("data/grunfeld.csv")
+cases$mixed_r_legacy <- list(data = grun, file = NULL, formula = inv ~ value + capital + (1 | firm),
+                             groups = "firm", thetas = list(0, 0.5, 2))
+ss <- sleepstudy
+ss$Subject <- as.integer(as.character(ss$Subject))
+cases$sleepstudy <- list(data = ss, formula = Reaction ~ Days + (1 | Subject), groups = "Subject",
+                         thetas = list(0, 0.5, 2))
+cases$dyestuff <- list(data = as.data.frame(Dyestuff), formula = Yield ~ 1 + (1 | Batch), groups = "Batch",
+                       thetas = list(0, 0.5, 2))
+## Dyestuff2: simulated so that the batch variance is estimated as zero (lmer: boundary fit)
+cases$dyestuff2 <- list(data = as.data.frame(Dyestuff2), formula = Yield ~ 1 + (1 | Batch), groups = "Batch",
+                        thetas = list(0, 0.5, 2))
+ort <- as.data.frame(Orthodont)[, c("distance", "age", "Subject", "Sex")]
+ort$Subject <- as.character(ort$Subject); ort$Sex <- as.character(ort$Sex)
+## the same with a seeded covariate: a singular fit with a non-zero marginal R² (performance drops
+## the random variances: conditional R² and ICC NA, marginal var_f / (var_f + sigma²))
+set.seed(20240613)
+d2x <- as.data.frame(Dyestuff2)
+d2x$x <- round(rnorm(nrow(d2x)), 6)
+cases$dyestuff2_x <- list(data = d2x, formula = Yield ~ x + (1 | Batch), groups = "Batch", thetas = list(0, 0.5, 2))
+## simulated (seeded), 12 groups of 6, true sigma_group/sigma = 0.3: statsmodels MixedLM (BFGS,
+## default or gtol = 1e-10) stops at a log-likelihood 0.33 (REML) / 0.13 (ML) below lmer's optimum
+set.seed(16)
+g <- rep(1:12, each = 6)
+x <- round(rnorm(72), 6)
+sim <- data.frame(y = round(1 + 0.5 * x + 0.3 * rnorm(12)[g] + rnorm(72), 6), x = x, g = g)
+cases$sim_stall <- list(data = sim, formula = y ~ x + (1 | g), groups = "g", thetas = list(0, 0.5, 2))
+cases$orthodont <- list(data = ort, formula = distance ~ age + Sex + (1 | Subject), groups = "Subject",
+                        thetas = list(0, 0.5, 2))
+## crossed: 24 plates x 6 samples
+cases$penicillin <- list(data = as.data.frame(Penicillin), formula = diameter ~ 1 + (1 | plate) + (1 | sample),
+                         groups = c("plate", "sample"), thetas = list(c(0.5, 0.5), c(1, 2)))
+## nested: casks within batches; 'sample' is batch:cask
+cases$pastes <- list(data = as.data.frame(Pastes), formula = strength ~ 1 + (1 | batch) + (1 | sample),
+                     groups = c("batch", "sample"), thetas = list(c(0.5, 0.5), c(2, 1)))
+## split plot: varieties within blocks (B:V), nitrogen within varieties
+oa <- as.data.frame(oats)[, c("B", "V", "N", "Y")]
+oa$B <- as.character(oa$B); oa$V <- as.character(oa$V); oa$N <- as.character(oa$N)
+oa$BV <- paste(oa$B, oa$V, sep = ":")
+cases$oats <- list(data = oa, formula = Y ~ N + V + (1 | B) + (1 | BV), groups = c("B", "BV"),
+                   thetas = list(c(0.5, 0.5), c(1, 2)))
+
+out <- list(meta = list(R = R.version.string, lme4 = as.character(packageVersion("lme4")),
+                        performance = as.character(packageVersion("performance")),
+                        Matrix = as.character(packageVersion("Matrix")),
+                        nloptr = as.character(packageVersion("nloptr"))))
+for (name in names(cases)) {
+  cs <- cases[[name]]
+  if (name != "mixed_r_legacy") {
+    write.csv(cs$data, sprintf("lmm/%s.csv", name), row.names = FALSE)
+    d <- read.csv(sprintf("lmm/%s.csv", name))
+    path <- sprintf("lmm/%s.csv", name)
+  } else {
+    d <- cs$data
+    path <- "data/grunfeld.csv"
+  }
+  res <- list(data = path, formula = deparse(cs$formula), groups = I(cs$groups))
+  for (reml in c(TRUE, FALSE)) {
+    key <- if (reml) "reml" else "ml"
+    f_default <- lmer(cs$formula, data = d, REML = reml)
+    f_tight <- lmer(cs$formula, data = d, REML = reml, control = tight)
+    cat("\n==========", name, key, "(tight)\n")
+    print(summary(f_tight))
+    mm <- model.matrix(f_tight)
+    dev <- lmer(cs$formula, data = d, REML = reml, devFunOnly = TRUE)
+    ## devfun's θ order is lmer's term order (terms sorted by decreasing number of levels)
+    res[[key]] <- list(default = summ(f_default), tight = summ(f_tight),
+                       devfun = lapply(cs$thetas, function(t) list(theta = t, deviance = dev(t))),
+                       theta_order = I(names(getME(f_tight, "cnms"))))
+  }
+  res$terms <- colnames(mm)
+  res$X <- vl(unname(mm))
+  res$ranef_reml <- lapply(ranef(lmer(cs$formula, data = d, control = tight)),
+                           function(r) setNames(as.list(r[, 1]), rownames(r)))
+  out$cases[[name]] <- res
+}
+print(warnings())
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "lmm/lmm.json")
+sessionInfo()
