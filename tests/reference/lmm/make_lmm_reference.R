@@ -105,7 +105,7 @@ for (name in names(cases)) {
                        devfun = lapply(cs$thetas, function(t) list(theta = t, deviance = dev(t))),
                        theta_order = I(names(getME(f_tight, "cnms"))))
   }
-  res$terms <- colnames(mm)
+  res$terms <- I(colnames(mm))
   res$X <- vl(unname(mm))
   res$ranef_reml <- lapply(ranef(lmer(cs$formula, data = d, control = tight)),
                            function(r) setNames(as.list(r[, 1]), rownames(r)))
