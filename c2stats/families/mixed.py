@@ -123,6 +123,11 @@ class Mixed(Family):
                                          "intercept needs fewer groups than rows (lmer's check), so that the group "
                                          "and residual variances are separable.")
         fit = _fit(X, y, codes, options, where)
+        if fit.sigma2_resid <= 1e-12 * float(np.var(y)):
+            # rounding noise is all that is left within groups: σ² and the θ behind every other number are noise
+            raise SpecificationError(f"{where}: the residual variance is estimated as zero (σ² = {fit.sigma2_resid:.3g}): "
+                                     f"the outcome does not vary within the groups of {entries} beyond rounding, so a "
+                                     "random intercept is not identified; check the outcome column or the grouping.")
         vcov = fit.vcov
         extra: dict = {}
         if spec.vcov.type == "bootstrap":
@@ -160,11 +165,12 @@ class Mixed(Family):
         notes: tuple[str, ...] = ()
         if fit.boundary:
             zero = [e for e, t in zip(entries, fit.theta) if t < 1e-4]
-            notes += (f"{where}: boundary (singular) fit: the random-intercept variance of {', '.join(map(repr, zero))} "
-                      "is estimated as (nearly) zero; the model reduces to one without it.",)
+            notes += ((f"{where}: boundary (singular) fit: the random-intercept variance of "
+                       f"{', '.join(map(repr, zero))} is estimated as (nearly) zero; the model reduces to one "
+                       f"without it."),)
         if not fit.converged:
-            notes += (f"{where}: the variance components did not converge ({fit.message}); raise maxiter, loosen "
-                      "xtol/gtol or rescale the outcome.",)
+            notes += ((f"{where}: the variance components did not converge ({fit.message}); raise maxiter, "
+                       f"loosen xtol/gtol or rescale the outcome."),)
         return Estimate(data.names, fit.coef, vcov, glance, raw=fit, notes=notes)
 
 
@@ -174,4 +180,5 @@ def _fit(X: np.ndarray, y: np.ndarray, codes: list[np.ndarray], options: MixedOp
                        maxiter=options.maxiter)
     except (ValueError, np.linalg.LinAlgError) as exc:
         raise SpecificationError(f"{where}: the mixed model cannot be fitted ({exc}); check that the formula's "
-                                 "terms are not collinear and that there are more rows than coefficients.") from None
+                                 "terms are not collinear, that there are more rows than coefficients and that the "
+                                 "outcome varies within groups.") from None
