@@ -137,7 +137,8 @@ def _design(X: np.ndarray, y: np.ndarray, groups: Sequence[np.ndarray]) -> _Desi
     ZtX = np.zeros((q, X.shape[1]))
     Zty = np.zeros(q)
     for col in cols:
-        np.add.at(ZtX, col, X)
+        for j in range(X.shape[1]):
+            ZtX[:, j] += np.bincount(col, weights=X[:, j], minlength=q)
         Zty += np.bincount(col, weights=y, minlength=q)
     if len(cols) == 1:
         ZtZ = np.bincount(cols[0], minlength=q).astype(float)
@@ -260,7 +261,7 @@ def _optimise_scalar(d: _Design, reml: bool, xtol: float, maxiter: int) -> tuple
         lo, hi = 0.0, grid[1]
     else:
         lo, hi = grid[i - 1], grid[i + 1]
-    s_lo, s_hi = slope(lo) if lo > 0 else slope(0.0), slope(hi)
+    s_lo, s_hi = slope(lo), slope(hi)
     if s_lo < 0 < s_hi:
         root, info = optimize.brentq(slope, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=maxiter,
                                      full_output=True, disp=False)
