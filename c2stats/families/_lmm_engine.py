@@ -279,24 +279,25 @@ def _optimise_vector(d: _Design, reml: bool, xtol: float, gtol: float, maxiter: 
         evaluations += 1
         return _evaluate(d, theta, reml)
 
-    def objective(theta):
-        s = state(theta)
-        return s.deviance, 2.0 * theta * s.dev_ds
+    def objective(s2):
+        s = state(np.sqrt(s2))
+        return s.deviance, s.dev_ds
 
-    theta = np.ones(m)  # lmer's start
+    # L-BFGS-B on s = θ², where the slope at the boundary is ∂dev/∂θ² itself: in θ it is 2θ ∂dev/∂θ²,
+    # zero at θ = 0 whatever the sign, and a step projected onto θ = 0 would stop there
+    s2 = np.ones(m)  # lmer's start θ = 1
     message = ""
     for _ in range(m + 1):
-        res = optimize.minimize(objective, theta, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * m,
+        res = optimize.minimize(objective, s2, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * m,
                                 options={"ftol": 1e-15, "gtol": gtol, "maxiter": maxiter, "maxcor": 20})
-        theta = np.maximum(res.x, 0.0)
+        s2 = np.maximum(res.x, 0.0)
         message = str(res.message)
-        # ∂dev/∂θ_f = 2θ_f ∂dev/∂θ_f² vanishes at θ_f = 0 whatever the slope: a factor stopped at the
-        # boundary is restarted inside when the deviance still falls in θ_f²
-        slope = state(theta).dev_ds
-        stuck = (theta <= xtol) & (slope < 0)
+        slope = state(np.sqrt(s2)).dev_ds
+        stuck = (s2 <= xtol**2) & (slope < 0)
         if not stuck.any():
             break
-        theta = np.where(stuck, 0.1, theta)
+        s2 = np.where(stuck, 0.01, s2)
+    theta = np.sqrt(s2)
     free = theta > xtol
     theta = np.where(free, theta, 0.0)
     current = state(theta)
