@@ -308,3 +308,26 @@ def test_tiny_residual_variance_is_found():
     assert f.converged and f.theta[0] > 1e4
     assert f.sigma2_resid == pytest.approx(sigma2, rel=1e-6)
     assert f.sigma2_groups[0] == pytest.approx(np.mean((means - means.mean()) ** 2) - sigma2 / size, rel=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------
+# battery: random unbalanced designs, one and two (crossed) factors
+# ----------------------------------------------------------------------------------------------
+BATTERY = REF["battery"]
+
+
+@pytest.mark.parametrize("index", range(len(BATTERY["fits"])))
+def test_battery_reaches_lmer_optimum(index):
+    """At least as low a criterion as lmer run to rounding, and the same estimates."""
+    ref = BATTERY["fits"][index]
+    frame = pd.read_csv(LMM.parent / BATTERY["data"])
+    d = frame[frame["set"] == ref["set"]]
+    X = np.column_stack([np.ones(len(d)), d["x"], d["z"]])
+    f = fit_lmm(X=X, y=d["y"].to_numpy(), groups=[d[g].to_numpy() for g in ref["groups"]], reml=ref["reml"])
+    assert f.converged
+    assert f.deviance <= ref["criterion"] + 1e-8
+    assert f.deviance == pytest.approx(ref["criterion"], abs=TOL)
+    se = np.array(ref["se"])
+    # residual SDs up to 100: coefficients agree to 1e-6 of their standard error's scale
+    np.testing.assert_allclose(f.coef, ref["coef"], rtol=0, atol=TOL * max(1.0, float(np.max(se))))
+    np.testing.assert_allclose(np.sqrt(np.diag(f.vcov)), se, rtol=TOL)

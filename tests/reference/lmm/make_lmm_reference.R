@@ -111,6 +111,43 @@ for (name in names(cases)) {
                            function(r) setNames(as.list(r[, 1]), rownames(r)))
   out$cases[[name]] <- res
 }
+## ---------------------------------------------------------------- battery
+## Random unbalanced designs (seeds 1-12 and 35 of a generator): n in 30..300, 3-30 levels of g1
+## crossed with 2-8 levels of g2, true variances from zero (boundary) to large, residual SD 0.01-100.
+## Fitted with (1 | g1) and (1 | g1) + (1 | g2), REML and ML, tight control; seed 35 (g2 with two
+## levels, REML) is where an optimiser stopping at a projected theta = 0 misses by 0.007.
+tight_quiet <- lmerControl(optimizer = "nloptwrap", check.conv.singular = "ignore",
+                           optCtrl = list(xtol_abs = 1e-14, ftol_abs = 1e-15, xtol_rel = 0, ftol_rel = 0, maxeval = 1e5))
+battery <- list(); fits <- list()
+for (s in c(1:12, 35)) {
+  set.seed(s)
+  n <- sample(30:300, 1); G1 <- sample(3:30, 1); G2 <- sample(2:8, 1)
+  g1 <- sample(G1, n, replace = TRUE); g2 <- sample(G2, n, replace = TRUE)
+  x <- rnorm(n); z <- rbinom(n, 1, 0.4)
+  t1 <- sample(c(0, 0.05, 0.3, 1, 3), 1); t2 <- sample(c(0, 0.2, 1), 1)
+  y <- 2 + x - z + t1 * rnorm(G1)[g1] + t2 * rnorm(G2)[g2] + rnorm(n) * sample(c(0.01, 1, 100), 1)
+  battery[[length(battery) + 1]] <- data.frame(set = s, y = round(y, 8), x = round(x, 8), z, g1, g2)
+}
+battery <- do.call(rbind, battery)
+write.csv(battery, "lmm/battery.csv", row.names = FALSE)
+battery <- read.csv("lmm/battery.csv")
+for (s in unique(battery$set)) {
+  d <- battery[battery$set == s, ]
+  for (reml in c(TRUE, FALSE)) {
+    for (k in 1:2) {
+      fm <- if (k == 1) y ~ x + z + (1 | g1) else y ~ x + z + (1 | g1) + (1 | g2)
+      ## nloptr's "roundoff limited" stop at these tolerances is reported as a warning, not an error
+      f <- suppressWarnings(lmer(fm, d, REML = reml, control = tight_quiet))
+      fits[[length(fits) + 1]] <- list(set = s, reml = reml, groups = I(if (k == 1) "g1" else c("g1", "g2")),
+                                       criterion = -2 * as.numeric(logLik(f)), coef = unname(fixef(f)),
+                                       se = unname(sqrt(diag(as.matrix(vcov(f))))),
+                                       theta = as.list(getME(f, "theta")))
+    }
+  }
+}
+out$battery <- list(data = "lmm/battery.csv", formula = "y ~ x + z", fits = fits)
+cat("\nbattery:", length(fits), "fits\n")
+
 print(warnings())
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "lmm/lmm.json")
 sessionInfo()
