@@ -28,8 +28,10 @@ optimum to rounding: with ``s_f = θ_f²`` and ``P = H⁻¹ − H⁻¹X(X'H⁻¹
 
 (``y'Py = r²``). One factor: Brent root-finding on this derivative in a bracket found by a scan of
 the deviance, or θ = 0 when the deviance increases from the boundary. Several factors: L-BFGS-B on
-θ ≥ 0 from lmer's start θ = 1, then a check that no factor left at θ = 0 could still lower the
-deviance.
+s = θ² ≥ 0 from lmer's start θ = 1 (in θ the slope vanishes at the boundary whatever its sign), a
+check that no factor left at θ = 0 could still lower the deviance, and Newton steps on the interior
+θ. The factor with most levels has a diagonal block in Λ'Z'ZΛ + I, so L is built by blocks and only
+the other factors' block is dense (see ``_Design``); memory and time grow with q1·q2², not q³.
 
 At θ̂: σ̂² = r²/(n − p) (REML) or r²/n (ML), as ``sigma(lmer)``; ``vcov`` is ``σ̂² (RX'RX)⁻¹``, as
 ``vcov(lmer)`` (conditional on θ̂); the variance components are ``σ̂² θ̂_f²``; ``loglik`` is
@@ -94,13 +96,23 @@ class LmmFit:
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Design:
+    """Cross-products computed once; factors reordered by decreasing number of levels (as lmer).
+
+    ``Z = [Z1 | Z2]``: Z1 the indicator columns of the factor with most levels (its block of Z'Z is
+    diagonal, ``n1``), Z2 those of all other factors (``N12 = Z1'Z2``, ``N22 = Z2'Z2``, dense). Every
+    step is then O(q1·q2² + q2³), not O(q³): a thousand dyads crossed with 50 years costs little.
+    """
+
     X: np.ndarray
     y: np.ndarray
-    codes: tuple[np.ndarray, ...]  #: per factor, 0..levels-1
+    order: np.ndarray  #: internal factor i is the caller's factor ``order[i]``
+    codes: tuple[np.ndarray, ...]  #: per factor (internal order), 0..levels-1
     offsets: np.ndarray  #: first column of each factor in Z
     factor: np.ndarray  #: factor index of each column of Z
-    diagonal: bool  #: Z'Z is diagonal (one factor): every q×q step is elementwise
-    ZtZ: np.ndarray  #: the diagonal (vector) when ``diagonal``, else the full q×q matrix
+    q1: int
+    n1: np.ndarray  #: level counts of the first factor
+    N12: np.ndarray  #: q1 × q2
+    N22: np.ndarray  #: q2 × q2
     ZtX: np.ndarray
     Zty: np.ndarray
     XtX: np.ndarray
@@ -113,6 +125,13 @@ class _Design:
     @property
     def p(self) -> int:
         return self.X.shape[1]
+
+    def ztz_times(self, v: np.ndarray) -> np.ndarray:
+        """Z'Z v for a q-vector or q×k matrix."""
+        q1 = self.q1
+        v1, v2 = v[:q1], v[q1:]
+        top = (self.n1 * v1.T).T + self.N12 @ v2
+        return np.concatenate([top, self.N12.T @ v1 + self.N22 @ v2])
 
 
 def _design(X: np.ndarray, y: np.ndarray, groups: Sequence[np.ndarray]) -> _Design:
@@ -130,8 +149,11 @@ def _design(X: np.ndarray, y: np.ndarray, groups: Sequence[np.ndarray]) -> _Desi
         c = np.unique(c, return_inverse=True)[1].astype(np.intp).ravel()
         codes.append(c)
         sizes.append(int(c.max()) + 1)
+    order = np.argsort(-np.asarray(sizes), kind="stable")
+    codes = [codes[i] for i in order]
+    sizes = [sizes[i] for i in order]
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-    q = int(sum(sizes))
+    q, q1 = int(sum(sizes)), sizes[0]
     factor = np.repeat(np.arange(len(sizes)), sizes)
     cols = [c + o for c, o in zip(codes, offsets)]
     ZtX = np.zeros((q, X.shape[1]))
@@ -140,82 +162,111 @@ def _design(X: np.ndarray, y: np.ndarray, groups: Sequence[np.ndarray]) -> _Desi
         for j in range(X.shape[1]):
             ZtX[:, j] += np.bincount(col, weights=X[:, j], minlength=q)
         Zty += np.bincount(col, weights=y, minlength=q)
-    if len(cols) == 1:
-        ZtZ = np.bincount(cols[0], minlength=q).astype(float)
-    else:
-        ZtZ = np.zeros((q, q))
-        for a in cols:
-            for b in cols:
-                np.add.at(ZtZ, (a, b), 1.0)
-    return _Design(X=X, y=y, codes=tuple(codes), offsets=offsets, factor=factor, diagonal=len(cols) == 1,
-                   ZtZ=ZtZ, ZtX=ZtX, Zty=Zty, XtX=X.T @ X, Xty=X.T @ y)
+    q2 = q - q1
+    N12, N22 = np.zeros((q1, q2)), np.zeros((q2, q2))
+    for a in cols[1:]:
+        np.add.at(N12, (cols[0], a - q1), 1.0)
+        for b in cols[1:]:
+            np.add.at(N22, (a - q1, b - q1), 1.0)
+    return _Design(X=X, y=y, order=order, codes=tuple(codes), offsets=offsets, factor=factor, q1=q1,
+                   n1=np.bincount(cols[0], minlength=q1).astype(float), N12=N12, N22=N22,
+                   ZtX=ZtX, Zty=Zty, XtX=X.T @ X, Xty=X.T @ y)
 
 
 @dataclass(frozen=True)
 class _State:
     deviance: float
-    dev_ds: np.ndarray  #: ∂deviance/∂(θ_f²)
+    dev_ds: np.ndarray  #: ∂deviance/∂(θ_f²), internal factor order
     beta: np.ndarray
     M: np.ndarray  #: RX'RX = X'H⁻¹X
     pwrss: float  #: r²(θ)
     u: np.ndarray  #: spherical random effects
 
 
+class _Factor:
+    """The Cholesky factor L of A = Λ'Z'ZΛ + I in blocks: L11 = diag(s1), L21, L22 (dense)."""
+
+    def __init__(self, d: _Design, lam: np.ndarray):
+        q1 = d.q1
+        self.q1 = q1
+        d1 = lam[:q1] ** 2 * d.n1 + 1.0
+        self.s1 = np.sqrt(d1)
+        self.logdet = float(np.sum(np.log(d1)))
+        self.dense = d.N22.shape[0] > 0
+        if self.dense:
+            lam2 = lam[q1:]
+            self.L21 = (lam2[:, None] * d.N12.T) * (lam[:q1] / self.s1)[None, :]
+            S = lam2[:, None] * d.N22 * lam2[None, :] - self.L21 @ self.L21.T
+            S[np.diag_indices_from(S)] += 1.0
+            self.L22 = linalg.cholesky(S, lower=True, check_finite=False)
+            self.logdet += 2.0 * float(np.sum(np.log(np.diag(self.L22))))
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        """L⁻¹ b."""
+        v1 = (b[:self.q1].T / self.s1).T
+        if not self.dense:
+            return v1
+        v2 = linalg.solve_triangular(self.L22, b[self.q1:] - self.L21 @ v1, lower=True, check_finite=False)
+        return np.concatenate([v1, v2])
+
+    def solve_t(self, c: np.ndarray) -> np.ndarray:
+        """L'⁻¹ c."""
+        if not self.dense:
+            return (c.T / self.s1).T
+        w2 = linalg.solve_triangular(self.L22, c[self.q1:], lower=True, trans="T", check_finite=False)
+        return np.concatenate([((c[:self.q1] - self.L21.T @ w2).T / self.s1).T, w2])
+
+    def diag_w(self, d: _Design, lam: np.ndarray) -> np.ndarray:
+        """diag(Z'H⁻¹Z) = diag(Z'Z) − column sums of squares of L⁻¹ΛZ'Z, block by block."""
+        q1 = self.q1
+        g11 = lam[:q1] * d.n1 / self.s1  # L⁻¹ΛZ'Z, block-1 columns, block-1 rows: diagonal
+        out1 = d.n1 - g11**2
+        if not self.dense:
+            return out1
+        lam2 = lam[q1:]
+        # block-1 columns, block-2 rows; block-2 columns, block-1 then block-2 rows
+        g21 = linalg.solve_triangular(self.L22, (lam2[:, None] * d.N12.T) - self.L21 * g11[None, :], lower=True,
+                                      check_finite=False)
+        g12 = (lam[:q1, None] * d.N12) / self.s1[:, None]
+        g22 = linalg.solve_triangular(self.L22, lam2[:, None] * d.N22 - self.L21 @ g12, lower=True,
+                                      check_finite=False)
+        out1 = out1 - np.sum(g21**2, axis=0)
+        out2 = np.diag(d.N22) - np.sum(g12**2, axis=0) - np.sum(g22**2, axis=0)
+        return np.concatenate([out1, out2])
+
+
 def _evaluate(d: _Design, theta: np.ndarray, reml: bool, gradient: bool = True) -> _State:
+    """Deviance (and its slopes in θ²) at θ in the internal factor order."""
     n, p = d.n, d.p
     lam = np.asarray(theta, dtype=float)[d.factor]
-    p_cols = d.ZtX.shape[1]
-    if d.diagonal:
-        ldiag = np.sqrt(lam * lam * d.ZtZ + 1.0)
-        logdet_L = 2.0 * np.sum(np.log(ldiag))
-        cu = lam * d.Zty / ldiag
-        RZX = lam[:, None] * d.ZtX / ldiag[:, None]
-    else:
-        A = lam[:, None] * d.ZtZ * lam[None, :]
-        A[np.diag_indices_from(A)] += 1.0
-        L = linalg.cholesky(A, lower=True, check_finite=False)
-        logdet_L = 2.0 * np.sum(np.log(np.diag(L)))
-        # one triangular solve for every right-hand side (small q: the call overhead dominates)
-        rhs = [(lam * d.Zty)[:, None], lam[:, None] * d.ZtX]
-        if gradient:
-            rhs.append(lam[:, None] * d.ZtZ)
-        solved = linalg.solve_triangular(L, np.hstack(rhs), lower=True, check_finite=False)
-        cu, RZX = solved[:, 0], solved[:, 1:1 + p_cols]
+    L = _Factor(d, lam)
+    solved = L.solve(np.column_stack([lam * d.Zty, lam[:, None] * d.ZtX]))
+    cu, RZX = solved[:, 0], solved[:, 1:]
     M = d.XtX - RZX.T @ RZX
     M = (M + M.T) / 2
-    RX = linalg.cholesky(M, lower=False)
-    beta = linalg.cho_solve((RX, False), d.Xty - RZX.T @ cu)
-    if d.diagonal:
-        u = (cu - RZX @ beta) / ldiag
-    else:
-        u = linalg.solve_triangular(L, cu - RZX @ beta, lower=True, trans="T", check_finite=False)
+    RX = linalg.cholesky(M, lower=False, check_finite=False)
+    beta = linalg.cho_solve((RX, False), d.Xty - RZX.T @ cu, check_finite=False)
+    u = L.solve_t(cu - RZX @ beta)
     # r² from the residuals rather than y'y − ‖cu‖² − ‖cβ‖², which cancels badly when r² ≪ y'y
     b = lam * u
     fitted = d.X @ beta
     for c, o in zip(d.codes, d.offsets):
         fitted = fitted + b[o + c]
     pwrss = float(np.sum((d.y - fitted) ** 2) + u @ u)
+    dof = n - p if reml else n
+    deviance = L.logdet + dof * (1.0 + _LOG_2PI + np.log(pwrss / dof))
     if reml:
-        dof = n - p
-        deviance = logdet_L + 2.0 * np.sum(np.log(np.abs(np.diag(RX)))) + dof * (1.0 + _LOG_2PI + np.log(pwrss / dof))
-    else:
-        dof = n
-        deviance = logdet_L + dof * (1.0 + _LOG_2PI + np.log(pwrss / dof))
+        deviance += 2.0 * np.sum(np.log(np.abs(np.diag(RX))))
     dev_ds = np.full(len(d.offsets), np.nan)
     if gradient:
-        # Z'H⁻¹Z = Z'Z − G'G, Z'H⁻¹X = Z'X − G'RZX, Z'H⁻¹y = Z'y − G'cu with G = L⁻¹ΛZ'Z
-        if d.diagonal:
-            g = lam * d.ZtZ / ldiag
-            diag_w = d.ZtZ - g * g
-            K = d.ZtX - g[:, None] * RZX
-            k = d.Zty - g * cu
-        else:
-            G = solved[:, 1 + p_cols:]
-            diag_w = np.diag(d.ZtZ) - np.sum(G * G, axis=0)
-            K = d.ZtX - G.T @ RZX
-            k = d.Zty - G.T @ cu
+        # Z'H⁻¹X = Z'X − Z'ZΛA⁻¹ΛZ'X = Z'X − Z'Z(Λ L'⁻¹ RZX); likewise Z'H⁻¹y with cu
+        back = L.solve_t(np.column_stack([cu, RZX]))
+        corr = d.ztz_times(lam[:, None] * back)
+        k, K = d.Zty - corr[:, 0], d.ZtX - corr[:, 1:]
         zpy = k - K @ beta  # Z'Py = Z'H⁻¹(y − Xβ̂)
-        diag_p = diag_w - np.sum(K * linalg.cho_solve((RX, False), K.T).T, axis=1) if reml else diag_w
+        diag_p = L.diag_w(d, lam)
+        if reml:
+            diag_p = diag_p - np.sum(K * linalg.cho_solve((RX, False), K.T, check_finite=False).T, axis=1)
         m = len(d.offsets)
         dev_ds = (np.bincount(d.factor, weights=diag_p, minlength=m)
                   - dof * np.bincount(d.factor, weights=zpy * zpy, minlength=m) / pwrss)
@@ -226,7 +277,7 @@ def profiled_deviance(theta: Sequence[float] | float, *, X: np.ndarray, y: np.nd
                       groups: Sequence[np.ndarray], reml: bool = True) -> float:
     """The profiled REML criterion or ML deviance at ``theta`` (lmer's ``devFunOnly = TRUE`` function)."""
     d = _design(X, y, groups)
-    return _evaluate(d, np.atleast_1d(np.asarray(theta, dtype=float)), reml, gradient=False).deviance
+    return _evaluate(d, np.atleast_1d(np.asarray(theta, dtype=float))[d.order], reml, gradient=False).deviance
 
 
 # ----------------------------------------------------------------------------------------------
@@ -384,11 +435,14 @@ def fit_lmm(*, X: np.ndarray, y: np.ndarray, groups: Sequence[np.ndarray], reml:
     sigma2 = state.pwrss / (n - p if reml else n)
     vcov = sigma2 * linalg.inv(state.M)
     vcov = (vcov + vcov.T) / 2
-    sigma2_groups = sigma2 * theta**2
-    lam = theta[d.factor]
-    b = lam * state.u
+    b = theta[d.factor] * state.u
     sizes = [len(np.unique(c)) for c in d.codes]
-    ranef = tuple(b[o:o + k] for o, k in zip(d.offsets, sizes))
+    back = np.argsort(d.order)  # caller's factor i is internal factor back[i]
+    ranef = tuple(b[d.offsets[i]:d.offsets[i] + sizes[i]] for i in back)
+    gradient = (2.0 * theta * state.dev_ds)[back]
+    sizes = [sizes[i] for i in back]
+    theta = theta[back]
+    sigma2_groups = sigma2 * theta**2
     loglik = -state.deviance / 2.0
     df = p + m + 1
     var_fixed = float(np.var(d.X @ state.beta, ddof=1))
@@ -405,5 +459,5 @@ def fit_lmm(*, X: np.ndarray, y: np.ndarray, groups: Sequence[np.ndarray], reml:
         aic=-2.0 * loglik + 2.0 * df, bic=-2.0 * loglik + np.log(n) * df,
         r2_marginal=float(r2_marginal), r2_conditional=float(r2_conditional), icc=float(icc),
         nobs=n, n_levels=tuple(sizes), converged=converged, boundary=bool(np.any(theta < _SINGULAR_LME4)),
-        gradient=2.0 * theta * state.dev_ds, n_evaluations=evaluations, message=message,
+        gradient=gradient, n_evaluations=evaluations, message=message,
     )

@@ -331,3 +331,14 @@ def test_battery_reaches_lmer_optimum(index):
     # residual SDs up to 100: coefficients agree to 1e-6 of their standard error's scale
     np.testing.assert_allclose(f.coef, ref["coef"], rtol=0, atol=TOL * max(1.0, float(np.max(se))))
     np.testing.assert_allclose(np.sqrt(np.diag(f.vcov)), se, rtol=TOL)
+
+
+def test_factor_order_does_not_matter():
+    """Internally the factor with most levels comes first (lmer's order); results follow the caller's."""
+    frame, X, y, groups = case_data("pastes")  # batch (10 levels) before sample (30)
+    a = fit_lmm(X=X, y=y, groups=[frame[g].to_numpy() for g in groups])
+    b = fit_lmm(X=X, y=y, groups=[frame[g].to_numpy() for g in groups[::-1]])
+    assert a.deviance == pytest.approx(b.deviance, abs=1e-9)
+    np.testing.assert_allclose(a.theta, b.theta[::-1], atol=1e-7)
+    assert a.n_levels == b.n_levels[::-1] == (10, 30)
+    np.testing.assert_allclose(a.ranef[0], b.ranef[1], atol=1e-6)
