@@ -25,6 +25,9 @@ the variance parameters, ``reml_criterion`` (lmer's ``REMLcrit``, under REML), `
 conditional R² and ICC are NaN for a singular fit, as performance), ``n_groups`` (levels of the
 first grouping column; each as ``n_groups_<column>`` with several) and ``singular`` (lmer's
 "boundary (singular) fit").
+
+``frames["random_effects"]``: the conditional modes of the intercepts, ``ranef(lmer)`` (columns
+``group``, ``level``, ``estimate``; a combination's level reads ``"A:a"``).
 """
 
 from __future__ import annotations
@@ -80,12 +83,15 @@ def _columns(entry: str) -> list[str]:
     return [part.strip() for part in entry.split(":")]
 
 
-def _labels(frame: pd.DataFrame, entry: str) -> np.ndarray:
-    """Integer codes of a grouping entry (a column, or the combinations of ``a:b:...``)."""
+def _labels(frame: pd.DataFrame, entry: str) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a grouping entry (a column, or the combinations of ``a:b:...``) and the
+    level labels in code order (``"A:a"`` for a combination, as lmer names ``batch:cask``)."""
     cols = _columns(entry)
     if len(cols) == 1:
-        return pd.factorize(frame[cols[0]], sort=True)[0]
-    return frame.groupby(cols, sort=True, dropna=False).ngroup().to_numpy()
+        codes, levels = pd.factorize(frame[cols[0]], sort=True)
+        return codes, [str(v) for v in levels]
+    grouped = frame.groupby(cols, sort=True, dropna=False)
+    return grouped.ngroup().to_numpy(), [":".join(map(str, key)) for key in grouped.size().index]
 
 
 @register_family("mixed")
@@ -112,7 +118,8 @@ class Mixed(Family):
         X, y = data.X, data.y
         n, k = X.shape
         entries = options.groups
-        codes = [_labels(data.frame, e) for e in entries]
+        labelled = [_labels(data.frame, e) for e in entries]
+        codes = [c for c, _ in labelled]
         for entry, c in zip(entries, codes):
             levels = int(c.max()) + 1
             if levels < 2:
@@ -171,7 +178,12 @@ class Mixed(Family):
         if not fit.converged:
             notes += ((f"{where}: the variance components did not converge ({fit.message}); raise maxiter, "
                        f"loosen xtol/gtol or rescale the outcome."),)
-        return Estimate(data.names, fit.coef, vcov, glance, raw=fit, notes=notes)
+        modes = pd.DataFrame({
+            "group": np.repeat(entries, fit.n_levels),
+            "level": [label for _, labels in labelled for label in labels],
+            "estimate": np.concatenate(fit.ranef),
+        })
+        return Estimate(data.names, fit.coef, vcov, glance, raw=fit, notes=notes, frames={"random_effects": modes})
 
 
 def _fit(X: np.ndarray, y: np.ndarray, codes: list[np.ndarray], options: MixedOptions, where: str) -> LmmFit:

@@ -342,3 +342,18 @@ def test_factor_order_does_not_matter():
     np.testing.assert_allclose(a.theta, b.theta[::-1], atol=1e-7)
     assert a.n_levels == b.n_levels[::-1] == (10, 30)
     np.testing.assert_allclose(a.ranef[0], b.ranef[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sleepstudy", "pastes", "oats"])
+def test_family_random_effects_frame_is_ranef(name):
+    formula, group = FAMILY_CASES[name]
+    frame = pd.read_csv(LMM.parent / CASES[name]["data"])
+    modes = fit({"family": "mixed", "formula": formula, "options": {"group": group}}, frame).frames["random_effects"]
+    groups = [group] if isinstance(group, str) else group
+    assert list(modes.columns) == ["group", "level", "estimate"]
+    for entry, column in zip(groups, CASES[name]["groups"]):
+        ref = CASES[name]["ranef_reml"][column]
+        got = modes[modes["group"] == entry].set_index("level")["estimate"]
+        assert sorted(got.index) == sorted(ref)
+        for level, value in ref.items():
+            assert got[level] == pytest.approx(value, rel=TOL, abs=TOL), (entry, level)
