@@ -27,7 +27,7 @@ first grouping column; each as ``n_groups_<column>`` with several) and ``singula
 "boundary (singular) fit").
 
 ``frames["random_effects"]``: the conditional modes of the intercepts, ``ranef(lmer)`` (columns
-``group``, ``level``, ``estimate``; a combination's level reads ``"A:a"``).
+``group``, ``level``, ``estimate``; ``level`` holds the column's values, a combination's reads ``"A:a"``).
 """
 
 from __future__ import annotations
@@ -83,13 +83,14 @@ def _columns(entry: str) -> list[str]:
     return [part.strip() for part in entry.split(":")]
 
 
-def _labels(frame: pd.DataFrame, entry: str) -> tuple[np.ndarray, list[str]]:
+def _labels(frame: pd.DataFrame, entry: str) -> tuple[np.ndarray, list]:
     """Integer codes of a grouping entry (a column, or the combinations of ``a:b:...``) and the
-    level labels in code order (``"A:a"`` for a combination, as lmer names ``batch:cask``)."""
+    level labels in code order: the column's values, or ``"A:a"`` for a combination (as lmer
+    names ``batch:cask``)."""
     cols = _columns(entry)
     if len(cols) == 1:
         codes, levels = pd.factorize(frame[cols[0]], sort=True)
-        return codes, [str(v) for v in levels]
+        return codes, list(levels)
     grouped = frame.groupby(cols, sort=True, dropna=False)
     return grouped.ngroup().to_numpy(), [":".join(map(str, key)) for key in grouped.size().index]
 

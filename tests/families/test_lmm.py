@@ -353,7 +353,20 @@ def test_family_random_effects_frame_is_ranef(name):
     assert list(modes.columns) == ["group", "level", "estimate"]
     for entry, column in zip(groups, CASES[name]["groups"]):
         ref = CASES[name]["ranef_reml"][column]
-        got = modes[modes["group"] == entry].set_index("level")["estimate"]
+        got = modes[modes["group"] == entry].set_index("level")["estimate"].rename(index=str)
         assert sorted(got.index) == sorted(ref)
         for level, value in ref.items():
             assert got[level] == pytest.approx(value, rel=TOL, abs=TOL), (entry, level)
+
+
+def test_crossed_result_round_trips(tmp_path):
+    """Per-factor glance keys (``sigma2_group_batch:cask``) and text levels survive save/load."""
+    from c2stats.results import load_result, save_result
+
+    frame = pd.read_csv(LMM / "pastes.csv")
+    result = fit({"family": "mixed", "formula": "strength ~ 1", "options": {"group": ["batch", "batch:cask"]}}, frame)
+    save_result(result, tmp_path / "a")
+    back = load_result(tmp_path / "a")
+    pd.testing.assert_frame_equal(result.frames["random_effects"], back.frames["random_effects"])
+    for key in ("sigma2_group_batch:cask", "n_groups_batch:cask", "reml_criterion", "r2_conditional", "singular"):
+        assert back.glance[key] == result.glance[key], key
