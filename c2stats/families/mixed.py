@@ -39,10 +39,10 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from ..errors import SpecificationError
-from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov, copy_labels, nests
 from ._lmm_engine import LmmFit, fit_lmm
+from ._registry import register_family
 
 
 class MixedOptions(FamilyOptions):
@@ -103,6 +103,9 @@ class Mixed(Family):
     scale: ClassVar[str] = "identity"
     Options = MixedOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "bootstrap")
+    link: ClassVar[str | None] = "identity"
+    gof_keys: ClassVar[tuple[str, ...]] = ("n_groups", "icc")
+    prediction: ClassVar[str | None] = "mean"
 
     def extra_columns(self, options: dict) -> list[str]:
         group = options.get("group")
