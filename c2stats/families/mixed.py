@@ -104,7 +104,7 @@ class Mixed(Family):
     Options = MixedOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "bootstrap")
     link: ClassVar[str | None] = "identity"
-    gof_keys: ClassVar[tuple[str, ...]] = ("n_groups", "icc")
+    gof_keys: ClassVar[tuple[str, ...]] = ("n_groups", "icc", "r2_marginal", "r2_conditional")
     prediction: ClassVar[str | None] = "mean"
 
     def extra_columns(self, options: dict) -> list[str]:
