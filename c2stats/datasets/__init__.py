@@ -7,6 +7,9 @@ arrangements
     with timing, censoring, end reasons, provisions, C2 items and indices, covariates at formation.
 arrangement_years
     Counting-process spells ``(start, stop]`` per arrangement-year (default window 1980-2010).
+agreements
+    One row per treaty (ATOP alliance) or DCAD agreement: the unit of the choice of form, with
+    covariates aggregated over its founding dyads (dyads created by later accession are joiners).
 dyad_years
     Undirected dyad-years of COW system members (default 1980-2010) with status
     none / formal / informal / both and onsets.
@@ -31,7 +34,7 @@ from c2stats.errors import DataError
 
 __all__ = ["UNITS", "load_builtin", "codebook", "build", "read_table", "validate", "describe"]
 
-UNITS: tuple[str, ...] = ("arrangements", "arrangement_years", "dyad_years")
+UNITS: tuple[str, ...] = ("arrangements", "arrangement_years", "dyad_years", "agreements")
 
 _HERE = Path(__file__).parent
 BUILT_DIR = _HERE / "built"
@@ -103,14 +106,18 @@ DEFAULT_WINDOW = (1980, 2010)
 #: Years the vendored sources cover (COW system membership 1816-2016; SIPRI ends 2014). DCAD, and so
 #: every informal arrangement, is observed 1980-2010 only.
 WINDOW_LIMITS = (1816, 2014)
+#: Last year any arrangement is followed, for both forms (the end of DCAD's coverage). A later year
+#: follows formal arrangements longer than informal ones (ATOP runs to 2018, DCAD stops in 2010).
+DEFAULT_FOLLOW_UP_END = 2010
+FOLLOW_UP_LIMITS = (1980, 2018)
 
 
 def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed: bool,
-                   cache_dir: Path | None = None) -> Path:
-    """Build (once) the units for another coding, window or direction; return their folder.
+                   cache_dir: Path | None = None, follow_up_end: int | None = None) -> Path:
+    """Build (once) the units for another coding, window, direction or follow-up; return their folder.
 
-    The folder is keyed by the coding file's content, the window, the direction and the package
-    version, under ``<cache_dir>/datasets/`` (default ``.c2stats-cache`` in the working directory,
+    The folder is keyed by the coding file's content, the window, the direction, the follow-up end
+    and the package version, under ``<cache_dir>/datasets/`` (default ``.c2stats-cache`` in the working directory,
     or ``$C2STATS_CACHE_DIR``). Builds are deterministic, so a cached variant is the same bytes a
     rebuild would give.
     """
@@ -125,7 +132,8 @@ def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed
     win = tuple(window or DEFAULT_WINDOW)
     key = hashlib.sha256(json.dumps(
         {"coding": hashlib.sha256(coding_path.read_bytes()).hexdigest(), "window": list(win),
-         "directed": bool(directed), "version": __version__}, sort_keys=True).encode()).hexdigest()[:20]
+         "directed": bool(directed), "follow_up_end": int(follow_up_end or DEFAULT_FOLLOW_UP_END),
+         "version": __version__}, sort_keys=True).encode()).hexdigest()[:20]
     root = Path(cache_dir or default_cache_dir()) / "datasets"
     folder = root / key
     if (folder / "codebook.json").exists():
@@ -133,7 +141,7 @@ def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
     try:
-        build(tmp, coding=coding_path, window=win, directed=bool(directed))
+        build(tmp, coding=coding_path, window=win, directed=bool(directed), follow_up_end=follow_up_end)
         try:
             tmp.rename(folder)  # atomic; a concurrent builder may have won the race
         except OSError:
@@ -144,7 +152,8 @@ def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed
 
 
 def build(dest: Path | None = None, coding: str | Path | None = None,
-          window: tuple[int, int] | None = None, directed: bool = False) -> dict[str, Path]:
+          window: tuple[int, int] | None = None, directed: bool = False,
+          follow_up_end: int | None = None) -> dict[str, Path]:
     """Rebuild every unit from the vendored sources into ``dest`` (default: the package's ``built/``).
 
     Parameters
@@ -157,6 +166,11 @@ def build(dest: Path | None = None, coding: str | Path | None = None,
         First and last year of ``arrangement_years`` and ``dyad_years`` (default 1980-2010).
     directed
         ``dyad_years`` with both directions of every dyad.
+    follow_up_end
+        Last calendar year arrangements of either form are followed (default 2010, the end of
+        DCAD's coverage): endings after 31 December of it are censored there and arrangements
+        beginning later are left out. 2018 follows formal arrangements to the end of ATOP
+        (informal ones still stop in 2010). Within ``FOLLOW_UP_LIMITS``.
 
     Returns
     -------
@@ -167,8 +181,14 @@ def build(dest: Path | None = None, coding: str | Path | None = None,
     from c2stats.datasets.stages import BuildOptions, build_all
 
     win = tuple(window or DEFAULT_WINDOW)
+    follow = int(follow_up_end if follow_up_end is not None else DEFAULT_FOLLOW_UP_END)
+    if not FOLLOW_UP_LIMITS[0] <= follow <= FOLLOW_UP_LIMITS[1]:
+        raise DataError(f"follow_up_end {follow} is outside {FOLLOW_UP_LIMITS[0]}-{FOLLOW_UP_LIMITS[1]}; "
+                        "give a year in that range (2010: both forms to the end of DCAD; 2018: formal to the "
+                        "end of ATOP)", where="follow_up_end")
     paths = build_all(dest=dest, coding=coding,
-                      options=BuildOptions(spell_window=win, dyad_window=win, directed=directed))
+                      options=BuildOptions(spell_window=win, dyad_window=win, directed=directed,
+                                           follow_up_end=follow))
     _codebook_json.cache_clear()
     return paths
 
@@ -205,6 +225,8 @@ def _guess_unit(frame: pd.DataFrame) -> str | None:
         return "dyad_years"
     if {"start", "stop", "event"} <= cols:
         return "arrangement_years"
+    if {"start_date", "form"} <= cols and "arrangement_id" not in cols and "n_dyads" in cols:
+        return "agreements"
     if {"start_date", "form"} <= cols:
         return "arrangements"
     return None
@@ -238,6 +260,21 @@ def describe(frame: pd.DataFrame, unit: str | None = None) -> str:
         if "end_reason" in frame:
             lines.append("\nEnd reasons:")
             lines.append(_table(pd.crosstab(frame["end_reason"].astype(str), form)))
+        if "end_type" in frame:
+            lines.append("\nEnd types (competing risks):")
+            lines.append(_table(pd.crosstab(frame["end_type"].astype(str), form)))
+    elif unit == "agreements":
+        form = frame["form"].astype(str)
+        lines.append("\nTreaties and agreements by form:")
+        summary = pd.DataFrame({"n": form.value_counts().sort_index()})
+        for col in ("n_dyads", "n_joiner_dyads"):
+            if col in frame:
+                summary[col] = frame[col].groupby(form).sum().astype(int)
+        lines.append(_table(summary))
+        if "start_date" in frame:
+            decade = (pd.to_datetime(frame["start_date"]).dt.year // 10 * 10).rename("decade")
+            lines.append("\nStarts by decade and form:")
+            lines.append(_table(pd.crosstab(decade, form)))
     elif unit == "arrangement_years":
         form = frame["form"].astype(str) if "form" in frame else pd.Series("all", index=frame.index)
         ids = frame["arrangement_id"] if "arrangement_id" in frame else pd.Series(np.arange(len(frame)))
@@ -273,5 +310,6 @@ def describe(frame: pd.DataFrame, unit: str | None = None) -> str:
             lines.append(_table(frame[onsets].sum().astype(int).rename("n")))
     else:
         lines.append("\nColumns: " + ", ".join(map(str, frame.columns)))
-        lines.append("(unit not recognised: pass unit='arrangements', 'arrangement_years' or 'dyad_years')")
+        lines.append("(unit not recognised: pass unit='arrangements', 'arrangement_years', 'dyad_years' or "
+                     "'agreements')")
     return "\n".join(lines) + "\n"
