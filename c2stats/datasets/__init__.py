@@ -285,6 +285,11 @@ def describe(frame: pd.DataFrame, unit: str | None = None) -> str:
         })
         if "event_violation" in frame:
             summary["violations"] = frame["event_violation"].groupby(form).sum().astype(int)
+        for col, name in (("event_failure", "failures"), ("event_transformation", "transformations")):
+            if col in frame:
+                summary[name] = frame[col].groupby(form).sum().astype(int)
+        if "source_id" in frame:
+            summary["treaties"] = frame["source_id"].groupby(form).nunique()
         if "left_truncated" in frame:
             summary["left_truncated"] = ids[frame["left_truncated"] == 1].groupby(form).nunique()
         lines.append("\nSpells, arrangements and events by form:")
