@@ -170,7 +170,8 @@ def build(dest: Path | None = None, coding: str | Path | None = None,
         Last calendar year arrangements of either form are followed (default 2010, the end of
         DCAD's coverage): endings after 31 December of it are censored there and arrangements
         beginning later are left out. 2018 follows formal arrangements to the end of ATOP
-        (informal ones still stop in 2010). Within ``FOLLOW_UP_LIMITS``.
+        (informal ones still stop in 2010). Within ``FOLLOW_UP_LIMITS`` and not before the last
+        year of ``window``.
 
     Returns
     -------
@@ -186,6 +187,11 @@ def build(dest: Path | None = None, coding: str | Path | None = None,
         raise DataError(f"follow_up_end {follow} is outside {FOLLOW_UP_LIMITS[0]}-{FOLLOW_UP_LIMITS[1]}; "
                         "give a year in that range (2010: both forms to the end of DCAD; 2018: formal to the "
                         "end of ATOP)", where="follow_up_end")
+    if win[1] > follow:
+        raise DataError(f"window ends in {win[1]} but arrangements are followed only to {follow}, so the panels "
+                        f"would show every arrangement as over after {follow}; set follow_up_end to at least "
+                        f"{win[1]} (formal arrangements only: DCAD stops in 2010) or end the window by {follow}",
+                        where="window")
     paths = build_all(dest=dest, coding=coding,
                       options=BuildOptions(spell_window=win, dyad_window=win, directed=directed,
                                            follow_up_end=follow))

@@ -63,3 +63,22 @@ def test_follow_up_end_is_range_checked(tmp_path):
 
     with pytest.raises(DataError, match="follow_up_end 2030 is outside 1980-2018"):
         ds.build(tmp_path, follow_up_end=2030)
+
+
+def test_window_past_the_follow_up_end_is_refused(tmp_path):
+    from c2stats.errors import DataError
+
+    with pytest.raises(DataError, match="set follow_up_end to at least 2014"):
+        ds.build(tmp_path, window=(1990, 2014))
+
+
+def test_agreements_validate_and_describe():
+    frame = ds.load_builtin("agreements")
+    good = frame[["source_id", "form", "start_date", "n_dyads"]].head(20).copy()
+    good["start_date"] = good["start_date"].dt.strftime("%Y-%m-%d")
+    good["form"] = good["form"].astype(str)
+    out = ds.validate(good, "agreements", source="agreements.csv")
+    assert len(out) == 20
+    assert "(agreements)" in ds.describe(good)
+    with pytest.raises(Exception, match="duplicate ids"):
+        ds.validate(pd.concat([good, good.head(1)]), "agreements", source="agreements.csv")
