@@ -21,7 +21,7 @@ Each check also shows that the design has the dependence it is meant to have: th
 (HC1 or model-based) covers significantly less than 95% (more than 3.5 Monte Carlo SEs below), or the
 naive test rejects significantly more than 5%.
 
-The calibration runs quoted below (``python tests/test_coverage_ci.py`` prints them) were made on the
+The calibration runs quoted below (``python -m tests.test_coverage_ci`` prints them) were made on the
 project's 2-core machine with the same designs and seeds.
 """
 
