@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import FormulaError
+from .errors import FormulaError, suggest
 
 _CMP = {
     ast.Eq: operator.eq,
@@ -134,7 +134,6 @@ def evaluate_restriction(restriction: Restriction, data: pd.DataFrame) -> np.nda
     """Boolean mask of the rows the restriction keeps (NA counts as not kept)."""
     missing = [c for c in restriction.columns if c not in data.columns]
     if missing:
-        from .config import suggest  # local import: config imports this module
 
         hints = "; ".join(f"{m!r}{suggest(m, list(map(str, data.columns)))}" for m in missing)
         raise FormulaError(f"sample restriction {restriction.text!r}: unknown column(s) {hints}.")

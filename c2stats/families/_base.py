@@ -6,19 +6,28 @@ else (sample restriction, missing values, design matrix, rank checks, tidy/glanc
 
 from __future__ import annotations
 
-import platform
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Mapping
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from scipy import stats
 
-from ..errors import DataError, FormulaError, RowsDroppedWarning, SpecificationError
+from ..errors import (
+    CollinearityWarning,
+    DataError,
+    FormulaError,
+    RowsDroppedWarning,
+    SpecificationError,
+    suggest,
+)
 from ..formula import Design, design_matrix, parse_formula
+from ..provenance import library_versions
 from ..restrict import evaluate_restriction, parse_restriction
+from ..results import Result
+from ..spec import ModelSpec
 from ..vcov import VCOV_LABELS, group_columns
 
 
@@ -82,11 +91,34 @@ class Family:
     Options: ClassVar[type[FamilyOptions]] = FamilyOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model",)
 
+    # Facts the other stages read instead of branching on a family's name ------------------------
+    #: What the outcome is: continuous, binary, multinomial or survival.
+    outcome: ClassVar[Literal["continuous", "binary", "multinomial", "survival"]] = "continuous"
+    #: The inverse link of a single-index mean (a key of ``c2stats.predict.LINKS``), or None.
+    link: ClassVar[str | None] = None
+    #: Fits are checked for (quasi-)complete separation (``on_separation`` applies).
+    separation_check: ClassVar[bool] = False
+    #: ``tidy.component`` names an outcome category: tables lay out one column per category.
+    outcome_columns: ClassVar[bool] = False
+    #: Family-specific fit statistics (``c2stats.tables.GOF_MAP`` keys) shown by default.
+    gof_keys: ClassVar[tuple[str, ...]] = ()
+    #: What ``c2stats.predict`` can compute: "mean" (one linear predictor through ``link``),
+    #: "multinomial", "cox" (survival from the baseline hazard), "parametric_survival", or None.
+    prediction: ClassVar[Literal["mean", "multinomial", "cox", "parametric_survival"] | None] = None
+    #: Fits get the proportional-hazards test (cox.zph) as a diagnostic.
+    ph_test: ClassVar[bool] = False
+    #: Remedies named when a fit does not converge.
+    remedy: ClassVar[str] = "raise the iteration limit in options, rescale covariates, or simplify the model"
+
+    def link_of(self, options: Mapping[str, Any]) -> str | None:
+        """The link of a model with these (validated) options (a family with a link option overrides it)."""
+        return self.link
+
     def extra_columns(self, options: dict) -> list[str]:
         """Data columns the family reads besides formula, outcome, weights and vcov groups."""
         return []
 
-    def fit(self, spec, data: ModelData) -> Estimate:  # pragma: no cover - interface
+    def fit(self, spec: ModelSpec, data: ModelData) -> Estimate:  # pragma: no cover - interface
         raise NotImplementedError
 
 
@@ -112,7 +144,6 @@ def _rows(index: np.ndarray, limit: int = 5) -> str:
 
 def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None) -> ModelData:
     """Restrict, drop incomplete rows (warning with counts), build the design matrix, check the outcome."""
-    from ..config import suggest
 
     where = f"model {spec.id!r}"
     columns = needed_columns(spec, family)
@@ -158,7 +189,6 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
     _check_magnitude(design, data, where, source)
     design, dropped = _check_rank(design, where, source, getattr(spec, "on_collinear", "error"))
     if dropped:
-        from ..diagnostics import CollinearityWarning
 
         message = (f"{where}: {', '.join(map(repr, dropped))} omitted because of collinearity (a linear combination "
                    "of earlier terms, or constant); no coefficient is estimated for it.")
@@ -377,22 +407,6 @@ def _check_rank(design: Design, where: str, source: str | None,
 # ----------------------------------------------------------------------------------------------
 # Estimate -> Result
 # ----------------------------------------------------------------------------------------------
-def library_versions() -> dict[str, str]:
-    """Versions that determine the numbers (recorded in every result and report)."""
-    import numpy
-    import scipy
-    import statsmodels
-
-    from .. import __version__
-
-    return {
-        "c2stats": __version__,
-        "numpy": numpy.__version__,
-        "pandas": pd.__version__,
-        "python": platform.python_version(),
-        "scipy": scipy.__version__,
-        "statsmodels": statsmodels.__version__,
-    }
 
 
 def tidy_frame(names, coef, vcov, conf_level: float, df_resid: float | None = None, components=None) -> pd.DataFrame:
@@ -419,7 +433,6 @@ def vcov_frame(names, vcov) -> pd.DataFrame:
 
 def make_result(spec, est: Estimate, data: ModelData, family: Family, *, config_hash: str | None,
                 data_hash: str | None, spec_hash: str, captured: list[str] | None = None):
-    from ..results import Result
 
     tidy = tidy_frame(est.names, est.coef, est.vcov, spec.conf_level, est.df_resid, est.components)
     glance = {

@@ -21,9 +21,10 @@ from pydantic import Field
 
 from ..errors import SpecificationError
 from ..vcov import dyadic_notes, sandwich_vcov
-from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov
+from ._cox_engine import fit_cox, score_residuals
+from ._registry import register_family
 
 
 class CoxOptions(FamilyOptions):
@@ -53,13 +54,18 @@ class Cox(Family):
     intercept_absorbed: ClassVar[bool] = True
     Options = CoxOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster", "dyadic", "bootstrap")
+    outcome: ClassVar[str] = "survival"
+    gof_keys: ClassVar[tuple[str, ...]] = ("n_events", "n_subjects", "n_strata", "ph_global_p", "ties")
+    prediction: ClassVar[str | None] = "cox"
+    ph_test: ClassVar[bool] = True
+    remedy: ClassVar[str] = ("raise max_iter or eps in options, rescale covariates, or look for a covariate that perfectly "
+                             "predicts the event order (monotone likelihood: a coefficient diverges)")
     cluster_hc: ClassVar[tuple[str, ...]] = ()
 
     def extra_columns(self, options: dict) -> list[str]:
         return _strata_columns(options)
 
     def fit(self, spec, data: ModelData) -> Estimate:
-        from ._cox_engine import fit_cox, score_residuals
 
         options = self.Options.model_validate(spec.options)
         X = data.X

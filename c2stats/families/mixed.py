@@ -25,9 +25,9 @@ import pandas as pd
 from pydantic import Field
 
 from ..errors import SpecificationError
-from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov, copy_labels
+from ._registry import register_family
 
 
 class MixedOptions(FamilyOptions):
@@ -47,6 +47,9 @@ class Mixed(Family):
     scale: ClassVar[str] = "identity"
     Options = MixedOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "bootstrap")
+    link: ClassVar[str | None] = "identity"
+    gof_keys: ClassVar[tuple[str, ...]] = ("n_groups", "icc")
+    prediction: ClassVar[str | None] = "mean"
 
     def extra_columns(self, options: dict) -> list[str]:
         return [options["group"]] if options.get("group") else []

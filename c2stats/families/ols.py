@@ -22,9 +22,9 @@ from scipy import linalg
 
 from ..errors import SpecificationError
 from ..vcov import dyadic_notes, sandwich_vcov
-from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov
+from ._registry import register_family
 
 
 class OLSOptions(FamilyOptions):
@@ -44,6 +44,9 @@ class OLS(Family):
     scale: ClassVar[str] = "identity"
     Options = OLSOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
+    link: ClassVar[str | None] = "identity"
+    gof_keys: ClassVar[tuple[str, ...]] = ("r2", "adj_r2")
+    prediction: ClassVar[str | None] = "mean"
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)
