@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
+from . import limits
+
 
 @dataclass(frozen=True)
 class LinearForm:
@@ -189,8 +191,8 @@ def _parse_one(text: str, where: str) -> tuple[list[LinearForm], str]:
         else:
             parts.append(value)
     source = " ".join(parts)
-    try:
-        tree = ast.parse(source, mode="eval")
+    try:  # depth, length and integer-size limits: never a RecursionError or a hang
+        tree = limits.parse_expression(source, lambda m: ValueError(f"{where}: {m}"))
     except SyntaxError:
         raise ValueError(
             f"{where}: {text!r} is not a valid test. Examples: 'x > 0', 'a + a:b = 0', 'a = b = 0'."

@@ -92,3 +92,26 @@ def test_limits_leave_ordinary_expressions_alone():
     parse_restriction(" + ".join(["x"] * (limits.MAX_DEPTH - 5)) + " > 0")
     parse_formula("y ~ poly(x, 3) + bs(z, df = 5) + I(a * 2 ** 10) + (a + b) * c")
     assert limits.tree_depth(__import__("ast").parse("((1))", mode="eval")) == 2
+
+
+def hypothesis(test: str) -> str:
+    return LOGIT + f"""
+[[hypotheses]]
+id = "h"
+statement = "power matters"
+models = ["logit_a"]
+test = '''{test}'''
+"""
+
+
+@pytest.mark.parametrize("test, words", [
+    ("(" * 300 + "power" + ")" * 300 + " > 0", ["not a valid test"]),  # Python's own parser: 200 levels
+    (" + ".join(["power"] * 3000) + " > 0", ["nested", "limit"]),
+    ("power > 1" + "0" * 400, ["too large"]),
+])
+def test_hypothesis_test_language_has_the_same_limits(analysis, tmp_path, test, words):
+    path = analysis(hypothesis(test))
+    code, err = run_forked(path, "--out", tmp_path / "out", "--no-cache", timeout=20)
+    assert code == 2, (code, err[-500:])
+    for word in words:
+        assert word in err, (word, err[-500:])
