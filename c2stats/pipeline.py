@@ -41,6 +41,7 @@ from .provenance import library_versions
 from . import replication
 from .report import (
     Artefact,
+    check_replaceable,
     compare_folders,
     publish,
     recover,
@@ -278,6 +279,8 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
 
     cfg = load_analysis(path)
     out_dir = Path(out) if out is not None else Path("reports") / cfg.id
+    if not check:
+        check_replaceable(out_dir)  # refuse a folder c2stats did not write before fitting anything
     runner = executor if isinstance(executor, Executor) else executors.make_executor(executor, jobs=jobs,
                                                                                                scheduler=scheduler)
     store = FitCache(cache_dir, write=not check) if cache else None

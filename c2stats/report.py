@@ -379,6 +379,23 @@ def _write_message(out: Path, exc: OSError) -> str:
             "space, raise the limit or choose another folder for --out.")
 
 
+def check_replaceable(out: Path) -> None:
+    """Raise ConfigError unless ``out`` is missing, empty or a report c2stats wrote (see
+    :func:`_report_problems`); cheap, so a run can check before it fits anything."""
+    out = resolve_out(out)
+    if not (out.exists() or out.is_symlink()):
+        return
+    problems = [] if out.is_dir() and not out.is_symlink() else ["it is not a folder"]
+    problems = problems or _report_problems(out)
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ConfigError(
+            f"refusing to replace {out}: it exists and is not a c2stats report ({shown}); choose another "
+            "--out, or move those files away (c2stats only replaces a folder holding exactly the files its "
+            f"{MANIFEST} lists)."
+        )
+
+
 def publish(tmp: Path, out: Path) -> None:
     """Replace ``out`` by ``tmp`` with two renames (the old report survives until the new one is in place).
 
@@ -386,17 +403,11 @@ def publish(tmp: Path, out: Path) -> None:
     published folder gets the permissions of a folder made with the user's umask.
     """
     out = resolve_out(out)
-    if out.exists() or out.is_symlink():
-        problems = [] if out.is_dir() and not out.is_symlink() else ["it is not a folder"]
-        problems = problems or _report_problems(out)
-        if problems:
-            shutil.rmtree(tmp, ignore_errors=True)
-            shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-            raise ConfigError(
-                f"refusing to replace {out}: it exists and is not a c2stats report ({shown}); choose another "
-                "--out, or move those files away (c2stats only replaces a folder holding exactly the files its "
-                f"{MANIFEST} lists)."
-            )
+    try:
+        check_replaceable(out)
+    except ConfigError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     with _locked(out.parent):
         tmp.chmod(0o777 & ~_umask())
         old = None

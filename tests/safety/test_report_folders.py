@@ -24,6 +24,7 @@ def test_folder_with_a_foreign_manifest_is_not_replaced(analysis, tmp_path, caps
     assert run(path, "--out", out) == 2
     assert "not a c2stats report" in capsys.readouterr().err
     assert (out / "chapter1.tex").read_text() == "keep me"
+    assert not (tmp_path / "cache").exists()  # refused before fitting anything
 
 
 def test_file_added_to_a_report_is_not_deleted(analysis, tmp_path, capsys):
