@@ -302,7 +302,7 @@ def _referenced_models(entry: BaseModel) -> list[str]:
 
 def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
     model_ids = [m.id for m in spec.models]
-    for section in ("tables", "figures", "hypotheses", "replications"):
+    for section in ("tables", "figures", "hypotheses", "replications", "simulations"):
         seen: dict[str, int] = {}
         for i, entry in enumerate(getattr(spec, section)):
             if entry.id in seen:
@@ -315,6 +315,12 @@ def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
                     raise _error(origins.get((section, i)), section, i, loc,
                                  f"names model {mid!r}, which is not defined{suggest(mid, model_ids)}.",
                                  {"id": entry.id}, fallback=root)
+    hypothesis_ids = [h.id for h in spec.hypotheses]
+    for i, sim in enumerate(spec.simulations):
+        if sim.hypothesis is not None and sim.hypothesis not in hypothesis_ids:
+            raise _error(origins.get(("simulations", i)), "simulations", i, ("hypothesis",),
+                         f"names hypothesis {sim.hypothesis!r}, which is not a [[hypotheses]] id"
+                         f"{suggest(sim.hypothesis, hypothesis_ids)}.", {"id": sim.id}, fallback=root)
 
 
 def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSpec:
