@@ -9,7 +9,9 @@ multiples of the Monte Carlo SE sqrt(p(1-p)/reps); seeds are fixed, so the tests
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,12 +27,17 @@ from c2stats.simulate import (
     MAX_REPS,
     breslow_cumulative_hazard,
     follow_up_distribution,
+    ols_power,
     run_simulation,
+    schoenfeld_events,
+    schoenfeld_power,
 )
 from c2stats.simulation_plots import power_curve_figure, simulation_table
 from c2stats.spec import SimulationSpec
 from c2stats.tables import RENDERERS
 
+REF = json.loads((Path(__file__).parent / "reference" / "simulate" / "simulate.json").read_text(encoding="utf-8"))
+LUNG = Path(__file__).parents[1] / "c2stats" / "examples" / "lung.csv"
 Z = 4.0  # tolerance in Monte Carlo SEs: a correct implementation fails with probability < 1e-4 per check
 
 
@@ -150,6 +157,37 @@ def test_breslow_and_follow_up_distribution_by_hand():
     # reverse KM: censorings at 2 (4 at risk) and 3 (2 at risk); the rest at the end of follow-up (4)
     assert times.tolist() == [2.0, 3.0, 4.0]
     assert cdf == pytest.approx([1 / 4, 1 - (3 / 4) * (1 / 2), 1.0])
+
+
+def test_breslow_hazard_matches_r_basehaz():
+    lung = pd.read_csv(LUNG).dropna(subset=["time", "event", "age", "sex", "ph_ecog"])
+    X = lung[["age", "sex", "ph_ecog"]].to_numpy(float)
+    risk = np.exp((X - np.array(REF["cox"]["means"])) @ np.array(REF["cox"]["coef"]))
+    t, h = breslow_cumulative_hazard(lung["time"].to_numpy(float), lung["event"].to_numpy(float), risk)
+    assert t[1:] == pytest.approx(REF["breslow"]["time"], abs=0)
+    assert h[1:] == pytest.approx(REF["breslow"]["hazard"], rel=1e-10)
+
+
+def test_follow_up_distribution_matches_r_reverse_kaplan_meier():
+    lung = pd.read_csv(LUNG).dropna(subset=["time", "event", "age", "sex", "ph_ecog"])
+    times, cdf = follow_up_distribution(lung["time"].to_numpy(float), lung["event"].to_numpy(float))
+    assert times == pytest.approx(REF["reverse_km"]["time"], abs=0)
+    assert cdf == pytest.approx(REF["reverse_km"]["cdf"], rel=1e-10)
+
+
+def test_analytic_power_matches_r():
+    ref = REF["power_t_test"]
+    for n, two, one in zip(ref["n_per_group"], ref["two_sided"], ref["one_sided"]):
+        ncp = ref["delta"] / (ref["sd"] * math.sqrt(2 / n))
+        assert ols_power(ncp, 2 * n - 2, ref["alpha"]) == pytest.approx(two, rel=1e-6)
+        assert ols_power(ncp, 2 * n - 2, ref["alpha"], "greater") == pytest.approx(one, rel=1e-6)
+        assert ols_power(-ncp, 2 * n - 2, ref["alpha"], "less") == pytest.approx(one, rel=1e-6)
+    ref = REF["schoenfeld"]
+    variance, log_hr = ref["p"] * (1 - ref["p"]), math.log(ref["hr"])
+    for power, events in zip(ref["power"], ref["events"]):
+        assert schoenfeld_events(power, variance, log_hr, ref["alpha"]) == pytest.approx(events, rel=1e-12)
+        # the power at the required events is the target (plus the negligible opposite tail)
+        assert schoenfeld_power(events, variance, log_hr, ref["alpha"]) == pytest.approx(power, abs=1e-6)
 
 
 # ----------------------------------------------------------------------------------------------
