@@ -286,6 +286,7 @@ def test_pipeline_writes_the_simulation_table_and_power_curve(tmp_path):
     ('model = "ols"\nn = [20]\nhypothesis = "H9"', r"simulations\[0\].*hypothesis.*'H9'"),
     ('model = "ols"\nterm = "x"', r"exactly one of n .* and events"),
     ('model = "ols"\nn = [20]', r"exactly one of term"),
+    ('model = "ols"\nn = [20]\nterm = "x"\n[[tables]]\nid = "s"\nmodels = ["ols"]', r"id 's' would overwrite .*\[\[tables\]\]"),
 ])
 def test_config_errors_name_the_key(write_toml, entry, match):
     path = write_toml(ANALYSIS.replace('"data.csv"', '"lung"') + f'\n[[simulations]]\nid = "s"\n{entry}\n')
