@@ -526,7 +526,7 @@ def _summarise(spec: SimulationSpec, om: OutcomeModel, quantity: TestedQuantity,
         mean_events = float(part["n_events"].mean()) if om.kind != "gaussian" else np.nan
         out.append({
             spec.size_key: int(size),
-            "reps": int(len(part)),
+            "reps": len(part),
             "failed": int(len(part) - m),
             "mean_events": mean_events,
             "truth": truth,
@@ -547,11 +547,11 @@ def _notes(spec: SimulationSpec, model: ModelSpec, quantity: TestedQuantity, tru
            replicates: pd.DataFrame) -> list[str]:
     effects = ", ".join(f"{k} = {v:g}" for k, v in spec.effects.items()) or "none (all coefficients as fitted)"
     notes = [
-        f"Simulated from model {model.id!r} ({model.family}): covariates resampled from its estimation sample, outcomes "
-        f"from the fitted model; declared effects: {effects}. Test: {quantity.label} at alpha = {spec.alpha:g}; true "
-        f"value {truth:.4g}.",
-        f"{spec.reps} replicates per setting, seed {spec.seed}; coverage of the {model.conf_level:.0%} interval; "
-        "power_mcse is the Monte Carlo SE of power, sqrt(p(1-p)/replicates).",
+        (f"Simulated from model {model.id!r} ({model.family}): covariates resampled from its estimation sample, "
+         f"outcomes from the fitted model; declared effects: {effects}. Test: {quantity.label} at alpha = "
+         f"{spec.alpha:g}; true value {truth:.4g}."),
+        (f"{spec.reps} replicates per setting, seed {spec.seed}; coverage of the {model.conf_level:.0%} interval; "
+         "power_mcse is the Monte Carlo SE of power, sqrt(p(1-p)/replicates)."),
     ]
     if analytic:
         notes.append(f"analytic_power: {analytic}.")

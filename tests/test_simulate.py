@@ -221,7 +221,7 @@ def test_same_seed_gives_byte_identical_tables_on_every_executor():
     a = _simulate(model, data, SerialExecutor(), **args)
     b = _simulate(model, data, ProcessExecutor(jobs=2, min_tasks=2), **args)
     c = _simulate(model, data, SerialExecutor(), **{**args, "seed": 10})
-    render = lambda run: RENDERERS["csv"](simulation_table(run.summary, "t", run.notes, table_id="s"))  # noqa: E731
+    render = lambda run: RENDERERS["csv"](simulation_table(run.summary, "t", run.notes, table_id="s"))
     assert render(a) == render(b)
     assert a.replicates.to_csv(index=False) == b.replicates.to_csv(index=False)
     assert render(a) != render(c)
