@@ -113,3 +113,31 @@ def test_covariate_absorbed_by_the_fixed_effects_is_dropped_with_a_note():
     res = fit({"family": "ols", "formula": "l_gsp ~ l_pcap + region_code | state"}, frame)
     assert list(res.tidy["term"]) == ["l_pcap"]
     assert any("collinear with the fixed effects" in w for w in res.meta.get("notes", []) + res.meta.get("warnings", []))
+
+
+def test_missing_values_in_restrictions_and_formulas():
+    """`is missing` in samples, fillna()/comparisons in I(), and a constant outcome named as such
+    (a dataset coding indicators as 1/missing, the issue's second published case)."""
+    import warnings
+
+    from c2stats.errors import DataError, RowsDroppedWarning
+
+    frame = pd.DataFrame({"y": [1.0, np.nan, 1, np.nan, 1, 1, np.nan, 1], "x": [1.0, 2, 1, 0, 3, 1, 2, 5],
+                          "z": [1.0, np.nan, 0, 1, np.nan, 1, 0, 1]})
+    with pytest.raises(DataError, match="is 1 in every one of the 5 rows.*fillna"):
+        fit({"family": "logit", "formula": "y ~ x"}, frame)
+    recoded = fit({"family": "logit", "formula": "I(fillna(y, 0)) ~ x"}, frame)
+    assert recoded.glance["nobs"] == 8  # rows with y missing kept as 0
+    expected = (frame["y"].fillna(0) == 1).astype(float)
+    dummies = fit({"family": "ols", "formula": "x ~ I(y == 1)"}, frame.assign(y=frame["y"].fillna(0)))
+    np.testing.assert_allclose(dummies.tidy["estimate"].iloc[1],
+                               frame["x"][expected == 1].mean() - frame["x"][expected == 0].mean(), rtol=1e-12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kept = fit({"family": "ols", "formula": "x ~ 1", "sample": "z == 1"}, frame)
+    assert kept.glance["nobs"] == 4
+    assert any(issubclass(w.category, RowsDroppedWarning) and "dropped 2 of 8 rows on which it is missing"
+               in str(w.message) for w in caught)
+    both = fit({"family": "ols", "formula": "x ~ 1", "sample": "z == 1 or z is missing"}, frame)
+    assert both.glance["nobs"] == 6
+    assert fit({"family": "ols", "formula": "x ~ 1", "sample": "z is not missing"}, frame).glance["nobs"] == 6
