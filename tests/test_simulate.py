@@ -33,7 +33,7 @@ from c2stats.simulate import (
     schoenfeld_power,
 )
 from c2stats.simulation_plots import power_curve_figure, simulation_table
-from c2stats.spec import SimulationSpec
+from c2stats.spec import HypothesisSpec, SimulationSpec
 from c2stats.tables import RENDERERS
 
 REF = json.loads((Path(__file__).parent / "reference" / "simulate" / "simulate.json").read_text(encoding="utf-8"))
@@ -161,6 +161,30 @@ def test_other_families_recover_the_declared_effect(model, effect):
     assert abs(row["bias"]) < Z * row["empirical_se"] / math.sqrt(m)
     # the model's SE describes the spread of the estimates (SE of an SD from m draws: about 1/sqrt(2m))
     assert row["mean_se"] == pytest.approx(row["empirical_se"], rel=Z / math.sqrt(2 * m))
+
+
+def test_hypothesis_combination_and_binary_event_counts():
+    rng = np.random.default_rng(14)
+    data = pd.DataFrame({"x": rng.standard_normal(300), "z": rng.standard_normal(300)})
+    data["y"] = data["x"] + 0.5 * data["z"] + rng.standard_normal(300)
+    data["b"] = (rng.random(300) < 0.3).astype(int)
+    spec = ModelSpec.model_validate({"id": "m", "family": "ols", "formula": "y ~ x + z"})
+    result = fit({"family": "ols", "formula": "y ~ x + z"}, data)
+    hyp = HypothesisSpec.model_validate({"id": "H2", "statement": "x beats z", "models": ["m"], "test": "x - z > 0.1"})
+    sim = SimulationSpec.model_validate({"id": "s", "model": "m", "n": [100], "reps": 30, "hypothesis": "H2",
+                                         "effects": {"x": 0.5, "z": 0.2}})
+    run = run_simulation(sim, 0, spec, {"m": result}, {"m": data}, [hyp])
+    assert run.test == "H2: x - z > 0.1" and run.truth == pytest.approx(0.5 - 0.2 - 0.1)
+    row = run.summary.iloc[0]
+    assert abs(row["bias"]) < Z * row["empirical_se"] / math.sqrt(30)
+    joint = HypothesisSpec.model_validate({"id": "H3", "statement": "s", "models": ["m"], "test": "x = z = 0"})
+    with pytest.raises(SpecificationError, match="not one linear restriction") as info:
+        run_simulation(sim.model_copy(update={"hypothesis": "H3"}), 0, spec, {"m": result}, {"m": data}, [joint])
+    assert info.value.where == "simulations[0] (id 's').hypothesis"
+    # binary outcome with event counts: every replicate has exactly that many ones
+    run = _simulate({"family": "logit", "formula": "b ~ x"}, data, events=[25, 40], reps=8, seed=2, term="x")
+    assert run.summary["mean_events"].tolist() == [25, 40]
+    assert (run.replicates["n_events"] == run.replicates["events"]).all()
 
 
 # ----------------------------------------------------------------------------------------------
