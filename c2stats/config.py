@@ -321,7 +321,7 @@ def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
                 raise _error(origins.get((section, i)), section, i, ("id",),
                              f"{section[:-1]} id {entry.id!r} is used twice; give each its own id.", {"id": entry.id}, fallback=root)
             seen[entry.id] = i
-            if section in ("tables", "replications") and entry.id in BUILTIN_OUTPUT_IDS:  # would overwrite it
+            if section in ("tables", "replications", "simulations") and entry.id in BUILTIN_OUTPUT_IDS:
                 raise _error(origins.get((section, i)), section, i, ("id",),
                              f"{section[:-1]} id {entry.id!r} is the name of a built-in output (tables/{entry.id}.*); "
                              "choose another id.", {"id": entry.id}, fallback=root)

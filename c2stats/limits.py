@@ -27,7 +27,10 @@ MAX_EXPRESSION_CHARS = 20_000
 MAX_INT_BITS = 63
 #: ``degree``/``df`` of a transform (poly, bs) and the number of its knots.
 MAX_BASIS = 100
-#: Bootstrap (and simulation) replications.
+#: Simulated sample sizes (``n``/``events`` of a simulation): the largest, and how many settings.
+MAX_SIMULATED_ROWS = 10_000_000
+MAX_SETTINGS = 100
+#: Bootstrap replications (simulations have their own, lower cap: c2stats.spec.simulations.MAX_REPS).
 MAX_REPS = 1_000_000
 #: Characters of a string built in a restriction (``"a" + "b"``); repetition (``"a" * n``) is refused.
 MAX_STRING_CHARS = 10_000

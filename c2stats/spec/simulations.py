@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..limits import MAX_SETTINGS, MAX_SIMULATED_ROWS
 from ._base import Identifier, Strict
 
 MAX_REPS = 10_000
@@ -93,6 +94,10 @@ class SimulationSpec(Strict):
         bad = [v for v in value if v < 1]
         if bad:
             raise ValueError(f"{info.field_name} must be positive counts, got {bad[0]}")
+        huge = [v for v in value if v > MAX_SIMULATED_ROWS]
+        if huge or len(value) > MAX_SETTINGS:
+            raise ValueError(f"{info.field_name} is limited to {MAX_SETTINGS} sizes of at most {MAX_SIMULATED_ROWS:,} "
+                             f"(got {len(value)} sizes, largest {max(value):,})")
         if len(set(value)) != len(value):
             raise ValueError(f"{info.field_name} lists a size twice ({value}); give each size once")
         return value

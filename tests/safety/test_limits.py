@@ -115,3 +115,11 @@ def test_hypothesis_test_language_has_the_same_limits(analysis, tmp_path, test, 
     assert code == 2, (code, err[-500:])
     for word in words:
         assert word in err, (word, err[-500:])
+
+
+@pytest.mark.parametrize("sizes, words", [("[1000000000000]", "at most 10,000,000"),
+                                          (str(list(range(1, 300))), "limited to 100 sizes")])
+def test_simulation_sizes_are_bounded(analysis, tmp_path, sizes, words):
+    path = analysis(LOGIT + f'\n[[simulations]]\nid = "s"\nmodel = "logit_a"\nterm = "power"\nn = {sizes}\nreps = 10\n')
+    code, err = run_forked(path, "--out", tmp_path / "out", "--no-cache", timeout=20)
+    assert code == 2 and words in err, (code, err[-500:])
