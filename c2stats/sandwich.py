@@ -115,9 +115,11 @@ def _codes(groups: object, n: int) -> np.ndarray:
 
 
 def _sum_by(s: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    # one bincount per column: the same sequential sums as np.add.at, several times faster
     ng = int(codes.max()) + 1 if codes.size else 0
-    out = np.zeros((ng, s.shape[1]))
-    np.add.at(out, codes, s)
+    out = np.empty((ng, s.shape[1]))
+    for j in range(s.shape[1]):
+        out[:, j] = np.bincount(codes, weights=s[:, j], minlength=ng)
     return out
 
 

@@ -13,6 +13,7 @@ coefficients of the first non-base category, then the next (``nnet::multinom``'s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -49,8 +50,24 @@ class MNLogitFit:
     """Non-base categories, in the row order of ``params``."""
     probabilities: np.ndarray
     """``(n, J)`` fitted probabilities, columns ``(base, *categories)``."""
-    scores: np.ndarray
-    """``(n, (J-1)k)`` score contributions ``w (1[y=j] - p_j) x``, ``params.ravel()`` order."""
+    _X: np.ndarray
+    """The design the fit used (a reference, not a copy), for :attr:`scores`."""
+    _y_code: np.ndarray
+    """Outcome of each row as a column of ``probabilities`` (0 = base)."""
+    _w: np.ndarray
+    """Case weights the fit used."""
+
+    @cached_property
+    def scores(self) -> np.ndarray:
+        """``(n, (J-1)k)`` score contributions ``w (1[y=j] - p_j) x``, ``params.ravel()`` order (formed
+        on first use: only sandwich variances need this n x (J-1)k array)."""
+        n, k = self._X.shape
+        m = self.probabilities.shape[1] - 1
+        R = np.empty((n, m))
+        for j in range(m):
+            R[:, j] = (self._y_code == j + 1).astype(float) - self.probabilities[:, j + 1]
+        R *= self._w[:, None]
+        return (R[:, :, None] * self._X[:, None, :]).reshape(n, -1)
 
     @property
     def coef(self) -> np.ndarray:
@@ -68,24 +85,40 @@ class MNLogitFit:
         return np.sqrt(np.diag(self.vcov_model)).reshape(self.params.shape)
 
 
+def _row_blocks(n: int, k: int):
+    step = max(4096, (1 << 19) // max(k, 1))
+    for s in range(0, n, step):
+        yield s, min(n, s + step)
+
+
 def _pieces(beta: np.ndarray, X: np.ndarray, Y: np.ndarray, w: np.ndarray):
+    """Log-likelihood, score ``sum_i w (y_i - p_i) x_i`` (``params.ravel()`` order), Hessian and P.
+
+    The Hessian blocks ``-X' diag(w p_j (1[j=l] - p_l)) X`` are accumulated over row blocks, and the
+    score is one product ``R'X``: no n x (J-1)k or n x k temporary.
+    """
     n, k = X.shape
     eta = np.hstack([np.zeros((n, 1)), X @ beta.T])
     lse = special.logsumexp(eta, axis=1)
     P = np.exp(eta - lse[:, None])
     ll = float(np.sum(w * (np.sum(Y * eta, axis=1) - lse)))
+    del eta, lse
     R = (Y[:, 1:] - P[:, 1:]) * w[:, None]
-    scores = (R[:, :, None] * X[:, None, :]).reshape(n, -1)
+    score = (R.T @ X).ravel()
+    del R
     Pm = P[:, 1:]
     m = Pm.shape[1]
-    H = np.empty((m * k, m * k))
+    H = np.zeros((m * k, m * k))
+    for s, e in _row_blocks(n, k):
+        xb, pb, wb = X[s:e], Pm[s:e], w[s:e]
+        for j in range(m):
+            for l in range(j, m):
+                c = wb * pb[:, j] * ((1.0 if j == l else 0.0) - pb[:, l])
+                H[j * k : (j + 1) * k, l * k : (l + 1) * k] -= (xb * c[:, None]).T @ xb
     for j in range(m):
-        for l in range(j, m):
-            c = w * Pm[:, j] * ((1.0 if j == l else 0.0) - Pm[:, l])
-            blk = -(X * c[:, None]).T @ X
-            H[j * k : (j + 1) * k, l * k : (l + 1) * k] = blk
-            H[l * k : (l + 1) * k, j * k : (j + 1) * k] = blk.T
-    return ll, scores, H, P
+        for l in range(j + 1, m):
+            H[l * k : (l + 1) * k, j * k : (j + 1) * k] = H[j * k : (j + 1) * k, l * k : (l + 1) * k].T
+    return ll, score, H, P
 
 
 def fit_mnlogit(
@@ -145,19 +178,22 @@ def fit_mnlogit(
         )
     cats = tuple(c for c in labels if c != base)
     order = [base, *cats]
-    Y = np.column_stack([(yv == c).to_numpy(float) for c in order])
+    y_code = np.zeros(n, dtype=np.int8 if len(order) < 128 else np.int64)
+    for j, c in enumerate(order[1:], start=1):
+        y_code[(yv == c).to_numpy()] = j
+    Y = np.column_stack([(y_code == j).astype(float) for j in range(len(order))])
     keep = w > 0
-    if np.linalg.matrix_rank(X[keep]) < k:
+    if np.linalg.matrix_rank(X if keep.all() else X[keep]) < k:
         raise SpecificationError(f"the design matrix is rank deficient (rank < {k} terms); remove collinear terms")
     m = len(cats)
     beta = np.zeros((m, k))
-    ll, scores, H, P = _pieces(beta, X, Y, w)
+    ll, score, H, P = _pieces(beta, X, Y, w)
     conv = False
     reason = None
     it = 0
     for it in range(1, maxit + 1):
         try:
-            step = np.linalg.solve(-H, scores.sum(axis=0)).reshape(m, k)
+            step = np.linalg.solve(-H, score).reshape(m, k)
         except np.linalg.LinAlgError:
             reason = "singular information matrix (a category may be perfectly predicted)"
             break
@@ -167,7 +203,7 @@ def fit_mnlogit(
                 break
             step = step / 2.0
         beta = beta + step
-        ll, scores, H, P = new
+        ll, score, H, P = new
         if np.max(np.abs(step)) < tol:
             conv = True
             break
@@ -192,5 +228,7 @@ def fit_mnlogit(
         base=base,
         categories=cats,
         probabilities=P,
-        scores=scores,
+        _X=X,
+        _y_code=y_code,
+        _w=w,
     )
