@@ -91,34 +91,60 @@ def _row_blocks(n: int, k: int):
         yield s, min(n, s + step)
 
 
-def _pieces(beta: np.ndarray, X: np.ndarray, Y: np.ndarray, w: np.ndarray):
-    """Log-likelihood, score ``sum_i w (y_i - p_i) x_i`` (``params.ravel()`` order), Hessian and P.
+def _pieces(beta: np.ndarray, X: np.ndarray, y_code: np.ndarray, w: np.ndarray, *, hessian: bool = True,
+            probabilities: bool = False):
+    """Log-likelihood, score ``sum_i w (y_i - p_i) x_i`` (``params.ravel()`` order), Hessian, P.
 
-    The Hessian blocks ``-X' diag(w p_j (1[j=l] - p_l)) X`` are accumulated over row blocks, and the
-    score is one product ``R'X``: no n x (J-1)k or n x k temporary.
+    Accumulated over blocks of rows, so no temporary grows with n: the Hessian blocks
+    ``-X' diag(w p_j (1[j=l] - p_l)) X`` and the score ``R'X`` are sums of per-block products, and
+    the ``(n, J)`` probabilities are only formed when asked for (once, after the last step).
     """
     n, k = X.shape
-    eta = np.hstack([np.zeros((n, 1)), X @ beta.T])
-    lse = special.logsumexp(eta, axis=1)
-    P = np.exp(eta - lse[:, None])
-    ll = float(np.sum(w * (np.sum(Y * eta, axis=1) - lse)))
-    del eta, lse
-    R = (Y[:, 1:] - P[:, 1:]) * w[:, None]
-    score = (R.T @ X).ravel()
-    del R
-    Pm = P[:, 1:]
-    m = Pm.shape[1]
-    H = np.zeros((m * k, m * k))
+    m = beta.shape[0]
+    ll_parts = []
+    score = np.zeros((m, k))
+    H = np.zeros((m * k, m * k)) if hessian else None
+    P_all = np.empty((n, m + 1)) if probabilities else None
     for s, e in _row_blocks(n, k):
-        xb, pb, wb = X[s:e], Pm[s:e], w[s:e]
+        xb, wb, yb = X[s:e], w[s:e], y_code[s:e]
+        rows = np.arange(e - s)
+        eta = np.hstack([np.zeros((e - s, 1)), xb @ beta.T])
+        lse = special.logsumexp(eta, axis=1)
+        ll_parts.append(np.sum(wb * (eta[rows, yb] - lse)))
+        P = eta
+        P -= lse[:, None]
+        np.exp(P, out=P)
+        if probabilities:
+            P_all[s:e] = P
+        R = -P[:, 1:]
+        hit = yb > 0
+        R[rows[hit], yb[hit] - 1] += 1.0
+        R *= wb[:, None]
+        score += R.T @ xb
+        if hessian:
+            Pm = P[:, 1:]
+            for j in range(m):
+                for l in range(j, m):
+                    c = wb * Pm[:, j] * ((1.0 if j == l else 0.0) - Pm[:, l])
+                    H[j * k : (j + 1) * k, l * k : (l + 1) * k] -= (xb * c[:, None]).T @ xb
+    if hessian:
         for j in range(m):
-            for l in range(j, m):
-                c = wb * pb[:, j] * ((1.0 if j == l else 0.0) - pb[:, l])
-                H[j * k : (j + 1) * k, l * k : (l + 1) * k] -= (xb * c[:, None]).T @ xb
-    for j in range(m):
-        for l in range(j + 1, m):
-            H[l * k : (l + 1) * k, j * k : (j + 1) * k] = H[j * k : (j + 1) * k, l * k : (l + 1) * k].T
-    return ll, score, H, P
+            for l in range(j + 1, m):
+                H[l * k : (l + 1) * k, j * k : (j + 1) * k] = H[j * k : (j + 1) * k, l * k : (l + 1) * k].T
+    return float(np.sum(ll_parts)), score.ravel(), H, P_all
+
+
+def _rank(X: np.ndarray) -> int:
+    """``np.linalg.matrix_rank(X)`` from the singular values of the R factor of a blocked QR
+    (the same singular values, without an n x k copy of X)."""
+    n, k = X.shape
+    r = np.zeros((0, k))
+    for s, e in _row_blocks(n, k):
+        r = np.linalg.qr(np.vstack([r, X[s:e]]), mode="r")
+    sv = np.linalg.svd(r, compute_uv=False)
+    if not sv.size:
+        return 0
+    return int(np.sum(sv > sv.max() * max(n, k) * np.finfo(float).eps))
 
 
 def fit_mnlogit(
@@ -181,13 +207,12 @@ def fit_mnlogit(
     y_code = np.zeros(n, dtype=np.int8 if len(order) < 128 else np.int64)
     for j, c in enumerate(order[1:], start=1):
         y_code[(yv == c).to_numpy()] = j
-    Y = np.column_stack([(y_code == j).astype(float) for j in range(len(order))])
     keep = w > 0
-    if np.linalg.matrix_rank(X if keep.all() else X[keep]) < k:
+    if _rank(X if keep.all() else X[keep]) < k:
         raise SpecificationError(f"the design matrix is rank deficient (rank < {k} terms); remove collinear terms")
     m = len(cats)
     beta = np.zeros((m, k))
-    ll, score, H, P = _pieces(beta, X, Y, w)
+    ll, score, H, _ = _pieces(beta, X, y_code, w)
     conv = False
     reason = None
     it = 0
@@ -198,12 +223,12 @@ def fit_mnlogit(
             reason = "singular information matrix (a category may be perfectly predicted)"
             break
         for _ in range(60):
-            new = _pieces(beta + step, X, Y, w)
+            new = _pieces(beta + step, X, y_code, w)
             if np.isfinite(new[0]) and new[0] >= ll - 1e-10 * (1.0 + abs(ll)):
                 break
             step = step / 2.0
         beta = beta + step
-        ll, score, H, P = new
+        ll, score, H, _ = new
         if np.max(np.abs(step)) < tol:
             conv = True
             break
@@ -214,8 +239,10 @@ def fit_mnlogit(
         vcov = (vcov + vcov.T) / 2.0
     except np.linalg.LinAlgError:
         vcov = np.full_like(H, np.nan)
-    shares = (Y * w[:, None]).sum(axis=0) / w.sum()
-    ll_null = float(np.sum(w[:, None] * special.xlogy(Y, shares[None, :])))
+    P = _pieces(beta, X, y_code, w, hessian=False, probabilities=True)[3]
+    shares = np.bincount(y_code, weights=w, minlength=m + 1) / w.sum()
+    with np.errstate(divide="ignore"):
+        ll_null = float(np.sum(w * np.log(shares)[y_code]))
     return MNLogitFit(
         params=beta,
         vcov_model=vcov,
