@@ -75,3 +75,16 @@ def test_fit_and_zph_match_r(data, case, kwargs):
                   entry=data["start"] if kwargs.get("entry") else None)
     np.testing.assert_allclose(zph.chisq, ref["zph_chisq"], rtol=1e-7)
     np.testing.assert_array_equal(zph.df, ref["zph_df"])
+
+
+def test_test_and_residuals_in_one_pass(data):
+    """cox_zph_residuals: R's chi-squares, and the residuals scaled_schoenfeld gives on its own."""
+    from c2stats.families._cox_zph import cox_zph_residuals, scaled_schoenfeld
+
+    fit = fit_cox(data["x"], data["stop"], data["event"], entry=data["start"], strata=data["g"], eps=1e-11)
+    zph, resid = cox_zph_residuals(fit, data["x"], data["stop"], data["event"], entry=data["start"],
+                                   strata=data["g"])
+    np.testing.assert_allclose(zph.chisq, REF["strata"]["zph_chisq"], rtol=1e-7)
+    alone = scaled_schoenfeld(fit, data["x"], data["stop"], data["event"], entry=data["start"], strata=data["g"])
+    np.testing.assert_allclose(resid.y, alone.y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(resid.time, alone.time)

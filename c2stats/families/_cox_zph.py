@@ -17,7 +17,7 @@ from scipy import stats
 
 from ._cox_engine import CoxFit, _aeq_surv, _blocks, _seg_cumsum_padded, fit_matrix
 
-__all__ = ["CoxZph", "ZphResiduals", "cox_zph", "scaled_schoenfeld"]
+__all__ = ["CoxZph", "ZphResiduals", "cox_zph", "cox_zph_residuals", "scaled_schoenfeld"]
 
 
 @dataclass(frozen=True)
@@ -227,6 +227,10 @@ def cox_zph(
     over the rows, as in the fit.
     """
     core = _zph_core(fit, X, time, event, entry, transform)
+    return _test_from_core(core, X, transform=transform, terms=terms, global_test=global_test)
+
+
+def _test_from_core(core: _ZphCore, X, *, transform: str, terms, global_test: bool) -> CoxZph:
     q, u_gamma, imat = core.q, core.u_gamma, core.imat
     term_cols = _kept_terms(terms, core.keep, X)
 
@@ -304,6 +308,10 @@ def scaled_schoenfeld(
     reverse row order ((start, stop] data, R's ``rev(order(-strata, -stop))``).
     """
     core = _zph_core(fit, X, time, event, entry, transform, blocks=1)
+    return _residuals_from_core(fit, core, X, time, event, entry=entry, strata=strata, transform=transform, terms=terms)
+
+
+def _residuals_from_core(fit: CoxFit, core: _ZphCore, X, time, event, *, entry, strata, transform: str, terms) -> ZphResiduals:
     rs, state = fit._risk, fit._state
     keep, q = core.keep, core.q
     x = np.asarray(X, dtype=float)
@@ -387,3 +395,44 @@ def scaled_schoenfeld(
         var=np.linalg.inv(vmean),
         transform=transform,
     )
+
+
+def cox_zph_residuals(
+    fit: CoxFit,
+    X: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    *,
+    entry: np.ndarray | None = None,
+    strata: np.ndarray | None = None,
+    transform: Literal["km", "identity", "rank", "log"] = "km",
+    terms: dict[str, list[int]] | None = None,
+    global_test: bool = True,
+    residuals: bool = True,
+) -> tuple[CoxZph, ZphResiduals | None]:
+    """:func:`cox_zph` and (``residuals=True``) :func:`scaled_schoenfeld` from one pass over the rows.
+
+    The residuals need only the first information block of the test, so computing both together
+    costs one streamed pass instead of two. Arguments are those of the two functions.
+
+    Returns
+    -------
+    tuple
+        The test, and the residuals or None (not asked for, or their information matrix is
+        singular: :func:`scaled_schoenfeld` would raise ``LinAlgError`` there while the test stands).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the test's information matrix is (computationally) singular, as :func:`cox_zph`.
+    """
+    core = _zph_core(fit, X, time, event, entry, transform)
+    test = _test_from_core(core, X, transform=transform, terms=terms, global_test=global_test)
+    resid = None
+    if residuals:
+        try:
+            resid = _residuals_from_core(fit, core, X, time, event, entry=entry, strata=strata,
+                                         transform=transform, terms=terms)
+        except np.linalg.LinAlgError:
+            resid = None
+    return test, resid
