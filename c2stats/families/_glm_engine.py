@@ -285,13 +285,16 @@ def _wls_step(X: np.ndarray, sw: np.ndarray, r: np.ndarray) -> np.ndarray:
     never the fixed point (the score is evaluated from residuals).
     """
     n, k = X.shape
-    g = np.zeros((k, k))
-    rhs = np.zeros(k)
-    buf = np.empty((min(n, max(4096, (1 << 19) // max(k, 1))), k))
-    for s, e in _row_blocks(n, k):
-        xs = np.multiply(X[s:e], sw[s:e, None], out=buf[: e - s])
-        g += xs.T @ xs
-        rhs += xs.T @ (sw[s:e] * r[s:e])
+    # one cross product per block of [sw X, sw r] gives both X'WX and X'W r (a separate
+    # matrix-vector product per block costs as much as the cross product itself)
+    acc = np.zeros((k + 1, k + 1))
+    buf = np.empty((min(n, max(4096, (1 << 19) // max(k + 1, 1))), k + 1))
+    for s, e in _row_blocks(n, k + 1):
+        xs = buf[: e - s]
+        np.multiply(X[s:e], sw[s:e, None], out=xs[:, :k])
+        np.multiply(sw[s:e], r[s:e], out=xs[:, k])
+        acc += xs.T @ xs
+    g, rhs = acc[:k, :k], acc[:k, k]
     try:
         return _solve_spd((g + g.T) / 2.0, rhs)
     except np.linalg.LinAlgError:
