@@ -4,8 +4,7 @@ Public API: :func:`run`, :func:`load_analysis`, :func:`fit`, :func:`load_dataset
 :class:`Result`, :func:`register_family`.
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .config import load_analysis
 from .data import load_dataset
 from .families import register_family

@@ -28,11 +28,15 @@ import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
+
+from .errors import C2StatsError
+from .provenance import canonical_json, library_versions, sha256
+from .results import Result
 
 CACHE_FORMAT = 1
 #: Model keys that only label the fit; they are left out of the key and refreshed on read.
@@ -60,8 +64,6 @@ def code_hash() -> str:
 @lru_cache(maxsize=1)
 def environment() -> dict[str, str]:
     """What besides spec and data determines a fit: library versions, c2stats' code, cache format."""
-    from .families._base import library_versions
-
     env = dict(library_versions())
     try:
         import linearmodels
@@ -76,8 +78,6 @@ def environment() -> dict[str, str]:
 
 def fit_key(model, dataset_ref: Any, data_hash: str | None) -> str:
     """The cache key of fitting ``model`` (a validated ModelSpec) on the referenced data."""
-    from .config import canonical_json, sha256
-
     body = model.model_dump(mode="json")
     for key in DISPLAY_KEYS:
         body.pop(key, None)
@@ -108,8 +108,6 @@ def to_payload(result, warnings: tuple = ()) -> Payload:
 
 def to_result(payload: Payload, model=None, config_hash: str | None = None):
     """The Result of a payload; with ``model``, refresh the display keys and ``config_hash`` from it."""
-    from .results import Result
-
     data = payload.result
     meta = dict(data["meta"])
     if model is not None:
@@ -128,8 +126,6 @@ def to_result(payload: Payload, model=None, config_hash: str | None = None):
 
 def cacheable(payload: Payload) -> bool:
     """Successes and c2stats' own (deterministic) errors are cached; unexpected exceptions are not."""
-    from .errors import C2StatsError
-
     return payload.error is None or isinstance(payload.error, C2StatsError)
 
 

@@ -13,7 +13,13 @@ import sys
 import warnings
 from pathlib import Path
 
+from . import datasets
+from .config import DatasetRef, json_schema, load_analysis
+from .data import load_dataset
 from .errors import C2StatsWarning, UserInputError
+from .pipeline import run
+from .robustness import grid_model_ids
+from .spec import suggest
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 BUG_HINT = ("this is a bug in c2stats, not in your input; please report it on the c2stats issue tracker with the "
@@ -59,7 +65,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args) -> int:
-    from .pipeline import run
 
     summary = run(args.file, out=args.out, check=args.check, executor=args.executor, jobs=args.jobs,
                   scheduler=args.scheduler, cache=not args.no_cache, cache_dir=args.cache_dir,
@@ -115,11 +120,9 @@ def _fit_counts(stats) -> str:
 
 
 def _cmd_validate(args) -> int:
-    from .config import load_analysis
 
     cfg = load_analysis(args.file)
     spec = cfg.spec
-    from .robustness import grid_model_ids
 
     n_grid = len(grid_model_ids(cfg))
     n_main = len(spec.models) - len(spec.robustness) - n_grid
@@ -131,7 +134,6 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_schema(args) -> int:
-    from .config import json_schema
 
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if args.out:
@@ -142,10 +144,6 @@ def _cmd_schema(args) -> int:
 
 
 def _cmd_data(args) -> int:
-    try:
-        from . import datasets
-    except ImportError:
-        raise UserInputError("the coded dataset is not available in this installation.") from None
     if args.data_command == "build":
         if args.window is not None and not (datasets.WINDOW_LIMITS[0] <= args.window[0] <= args.window[1]
                                             <= datasets.WINDOW_LIMITS[1]):
@@ -159,16 +157,13 @@ def _cmd_data(args) -> int:
         for unit, path in paths.items():
             print(f"{unit}: {path}")
         return EXIT_OK
-    from .data import load_dataset
 
     if args.unit is not None and args.unit not in datasets.UNITS:
-        from ._spec import suggest
 
         raise UserInputError(f"--unit: unknown unit {args.unit!r}{suggest(args.unit, list(datasets.UNITS))}; "
                              f"the units are {', '.join(datasets.UNITS)}.")
     ref = args.dataset if args.unit is None else {"path": args.dataset, "unit": args.unit}
     if isinstance(ref, dict):
-        from .config import DatasetRef
 
         ref = DatasetRef(**ref)
     ds = load_dataset(ref, Path.cwd())

@@ -14,224 +14,55 @@ path and, where it can be found, the line.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError
 
-from ._spec import Identifier, Strict, suggest
 from .errors import ConfigError, FormulaError
-from .figures import FigureSpec
-from .hypotheses import HypothesisSpec
-from .replication import ReplicationSpec
-from .robustness import GridSpec, RobustnessSpec
-from .tables import TableSpec
-
-UNITS = ("arrangements", "arrangement_years", "dyad_years")
-TABLE_FORMATS = ("md", "tex", "html", "csv", "docx")
-FIGURE_FORMATS = ("png", "pdf", "svg")
-_Strict = Strict
-
-
-def _string_to_table(key: str):
-    def convert(value: Any) -> Any:
-        return {key: value} if isinstance(value, str) else value
-
-    return BeforeValidator(convert)
-
+from .families import FAMILIES, get_family
+from .formula import parse_formula
+from .overlays import (
+    _FIXED_KEYS,
+    OverlayError,
+    Step,
+    compose,
+    describe_difference,
+    grid_design,
+)
+from .provenance import canonical_json, sha256
+from .restrict import parse_restriction
+from .spec import (  # noqa: F401
+    _LIST_SECTIONS,
+    _NESTED_MODELS,
+    FIGURE_FORMATS,
+    SECTION_MODELS,
+    TABLE_FORMATS,
+    UNITS,
+    AnalysisFile,
+    AnalysisSection,
+    DatasetRef,
+    FigureSpec,
+    HypothesisSpec,
+    ReplicationSpec,
+    TableSpec,
+    GridSpec,
+    ModelSpec,
+    RobustnessSpec,
+    VcovSpec,
+    _describe_pydantic_error,
+    check_hypotheses,
+    spec_hash,
+    suggest,
+)
+from .vcov import check_vcov
 
 # ----------------------------------------------------------------------------------------------
 # Sections
 # ----------------------------------------------------------------------------------------------
-class DatasetRef(_Strict):
-    """Where a model's data come from."""
-
-    path: str = Field(
-        description=(
-            "A shipped dataset by name ('arrangements', 'arrangement_years', 'dyad_years', or an example "
-            "such as 'lung'), or a file path relative to the analysis file (.csv, .dta, .parquet, .xlsx, "
-            ".rds). A plain string is shorthand for {path = ...}."
-        )
-    )
-    unit: Literal["arrangements", "arrangement_years", "dyad_years"] | None = Field(
-        default=None,
-        description=(
-            "The unit a user-supplied file claims to be; it is then checked against that unit's codebook "
-            "schema (columns, types, dates, ids, country codes)."
-        ),
-    )
-    coding: str | None = Field(
-        default=None,
-        description=(
-            "Shipped units only: the C2 coding the dataset is built with, a shipped coding by name "
-            "('default', 'provisions_only') or a .toml file relative to the analysis file. The units are "
-            "rebuilt from the vendored sources once and cached under .c2stats-cache/datasets/."
-        ),
-    )
-    window: tuple[int, int] | None = Field(
-        default=None,
-        description=(
-            "Shipped units only: first and last calendar year of arrangement_years and dyad_years "
-            "(default [1980, 2010]; sources cover 1816-2014, DCAD's informal arrangements 1980-2010)."
-        ),
-    )
-    directed: bool = Field(
-        default=False,
-        description="Shipped dyad_years only: both directions of every dyad (ccode1, ccode2) and (ccode2, ccode1).",
-    )
-
-    @model_validator(mode="after")
-    def _variant_keys(self) -> "DatasetRef":
-        variant = [k for k in ("coding", "window") if getattr(self, k) is not None] + (["directed"] if self.directed else [])
-        if variant and self.path not in UNITS:
-            raise ValueError(f"{', '.join(variant)} apply to the shipped units {list(UNITS)} only, not to {self.path!r}")
-        if self.directed and self.path != "dyad_years":
-            raise ValueError("directed applies to dyad_years only")
-        if self.window is not None:
-            from .datasets import WINDOW_LIMITS
-
-            first, last = self.window
-            low, high = WINDOW_LIMITS
-            if not (low <= first <= last <= high):
-                raise ValueError(f"window {list(self.window)} must be [first, last] with {low} <= first <= last <= {high}")
-        return self
-
-
-DatasetField = Annotated[DatasetRef, _string_to_table("path")]
-
-
-class AnalysisSection(_Strict):
-    """``[analysis]``: what the analysis is and its default dataset."""
-
-    id: Identifier = Field(description="Analysis id; the report is written to reports/<id>/.")
-    title: str = Field(description="Human-readable title shown at the top of the report.")
-    dataset: DatasetField = Field(description="Default dataset of every model (a model may override it).")
-    description: str = Field(default="", description="Free text shown under the title in the report.")
-
-
-class VcovSpec(_Strict):
-    """``vcov``: the variance estimator. A plain string is shorthand for ``{type = ...}``."""
-
-    type: Literal["model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap"] = Field(
-        description=(
-            "model: inverse information; robust: the family's robust default (R's coxph robust, sandwich HC0); "
-            "HC0/HC1: heteroskedasticity-consistent (sandwich conventions); cluster: one- or two-way cluster-robust "
-            "(groups = one or two columns); dyadic: dyadic-robust (groups = the two state columns); bootstrap: "
-            "seeded cluster bootstrap."
-        )
-    )
-    groups: str | list[str] | None = Field(
-        default=None, description="Cluster column(s): one or two for cluster; the two member columns for dyadic."
-    )
-    hc: Literal["HC0", "HC1", "sss"] | None = Field(
-        default=None,
-        description=(
-            "Small-sample convention of cluster SEs where the family offers one: HC1 = sandwich vcovCL "
-            "type='HC1' / Stata, HC0 = G/(G-1) only. panel follows plm's vcovHC: HC0 = no factor, "
-            "HC1 = n/(n-k), sss = G/(G-1)(n-1)/(n-k) (Stata). Default is the family's (R's) default."
-        ),
-    )
-    reps: int | None = Field(default=None, ge=2, description="Bootstrap replications (bootstrap only).")
-    seed: int | None = Field(default=None, description="Random seed for the bootstrap (bootstrap only).")
-
-
-VcovField = Annotated[VcovSpec, _string_to_table("type")]
-
-
-class ModelSpec(_Strict):
-    """``[[models]]``: one model to fit."""
-
-    id: Identifier = Field(description="Model id, used by tables, figures and hypotheses.")
-    family: str | None = Field(default=None, description="Model family, e.g. 'cox', 'logit' (see c2stats.families).")
-    formula: str | None = Field(
-        default=None,
-        description=(
-            "Wilkinson formula: 'y ~ x1 + x2' (regression) or '~ x1 + x2' (survival: the outcome comes from "
-            "time/event). Allowed: + - : * / ( ), C(), I() arithmetic, log, log1p, exp, sqrt, center, "
-            "standardize, poly, bs."
-        ),
-    )
-    dataset: DatasetField | None = Field(default=None, description="Dataset of this model; default [analysis].dataset.")
-    time: str | None = Field(
-        default=None, description="Survival: column of the follow-up time (the stop time when start is given)."
-    )
-    event: str | None = Field(default=None, description="Survival: event indicator column (1/True = event).")
-    start: str | None = Field(
-        default=None, description="Survival: entry time column for (start, stop] counting-process data."
-    )
-    event_value: int | float | str | None = Field(
-        default=None,
-        description=(
-            "Competing risks: the value of the event column that counts as the event (cause-specific hazard); "
-            "other non-zero values are censored."
-        ),
-    )
-    weights: str | None = Field(default=None, description="Column of case weights.")
-    options: dict[str, Any] = Field(
-        default_factory=dict, description="Family options, e.g. {ties = 'breslow'} for cox; see each family."
-    )
-    vcov: VcovField = Field(default=VcovSpec(type="model"), description="Variance estimator, e.g. 'HC1' or {type='cluster', groups='dyad'}.")
-    sample: str | None = Field(
-        default=None,
-        description="Sample restriction, e.g. 'year >= 1991 and form == \"informal\"' (comparisons, and/or/not, in).",
-    )
-    conf_level: float = Field(default=0.95, gt=0, lt=1, description="Confidence level of the intervals.")
-    label: str | None = Field(default=None, description="Column heading of the model in tables (default: its id).")
-    labels: dict[str, str] = Field(default_factory=dict, description="Display names of terms, e.g. {age = 'Age (years)'}.")
-    extends: str | None = Field(
-        default=None, description="Id of a model to inherit from; keys given here override (options/labels merge key by key)."
-    )
-    description: str = Field(default="", description="Free text about the model, shown in the report.")
-    on_separation: Literal["error", "warn", "firth"] = Field(
-        default="error",
-        description=(
-            "Binary and multinomial families: what to do when the outcome is (quasi-)completely separated: "
-            "'error' (stop), 'warn' (report the fit, marked), or 'firth' (refit with the Firth bias-reduced logit, marked)."
-        ),
-    )
-    on_collinear: Literal["drop", "error"] = Field(
-        default="drop",
-        description=(
-            "Perfectly collinear terms: 'drop' them with a note naming each (as R and Stata do), or 'error'."
-        ),
-    )
-
-
-class AnalysisFile(_Strict):
-    """A whole analysis file after ``include`` and ``extends`` are resolved."""
-
-    include: list[str] = Field(default_factory=list, description="Files (relative paths) overlaid first, in order.")
-    analysis: AnalysisSection = Field(description="The [analysis] section.")
-    models: list[ModelSpec] = Field(default_factory=list, description="The [[models]] entries.")
-    tables: list[TableSpec] = Field(default_factory=list, description="The [[tables]] entries.")
-    figures: list[FigureSpec] = Field(default_factory=list, description="The [[figures]] entries.")
-    hypotheses: list[HypothesisSpec] = Field(default_factory=list, description="The [[hypotheses]] entries.")
-    robustness: list[RobustnessSpec] = Field(
-        default_factory=list, description="The [[robustness]] overlays: a base model and the keys they change."
-    )
-    grid: GridSpec | None = Field(default=None, description="The [grid] of specifications (robustness multiverse).")
-    replications: list[ReplicationSpec] = Field(
-        default_factory=list, description="The [[replications]]: published numbers a model must reproduce."
-    )
-
-
-SECTION_MODELS: dict[str, type[BaseModel]] = {
-    "analysis": AnalysisSection,
-    "models": ModelSpec,
-    "tables": TableSpec,
-    "figures": FigureSpec,
-    "hypotheses": HypothesisSpec,
-    "robustness": RobustnessSpec,
-    "grid": GridSpec,
-    "replications": ReplicationSpec,
-}
-_LIST_SECTIONS = ("models", "tables", "figures", "hypotheses", "robustness", "replications")
-_NESTED_MODELS: dict[str, type[BaseModel]] = {"vcov": VcovSpec, "dataset": DatasetRef}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -255,24 +86,6 @@ class AnalysisConfig:
 
     def dataset_of(self, model: ModelSpec) -> DatasetRef:
         return model.dataset or self.spec.analysis.dataset
-
-
-def canonical_json(obj: Any) -> str:
-    """Stable JSON (sorted keys, no whitespace) used for every hash."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
-
-
-def sha256(text: str | bytes) -> str:
-    data = text.encode() if isinstance(text, str) else text
-    return hashlib.sha256(data).hexdigest()
-
-
-def spec_hash(model: ModelSpec | dict) -> str:
-    """Hash of what determines a fit (not its id, label, description or inheritance)."""
-    body = model.model_dump(mode="json") if isinstance(model, BaseModel) else dict(model)
-    for key in ("id", "label", "labels", "extends", "description"):
-        body.pop(key, None)
-    return sha256(canonical_json(body))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -408,49 +221,6 @@ def _error(origin: _Origin | None, section: str, index: int | None, loc: tuple, 
     return ConfigError(message, source=str(file) if file else None, where=where)
 
 
-def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The pydantic class that owns the last key of ``loc``."""
-    current: type[BaseModel] | None = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        current = _NESTED_MODELS.get(part) if part in current.model_fields else None
-    return current
-
-
-def _describe_pydantic_error(model: type[BaseModel], err: dict) -> str:
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        owner = _model_at(model, loc)
-        valid = list(owner.model_fields) if owner else []
-        return f"unknown key {loc[-1]!r}{suggest(str(loc[-1]), valid)}."
-    if kind == "missing":
-        field = model.model_fields.get(str(loc[0])) if len(loc) == 1 else None
-        doc = f" ({field.description})" if field and field.description else ""
-        return f"required key {loc[-1]!r} is missing{doc}."
-    if kind == "string_pattern_mismatch":
-        value = err.get("input")
-        hint = " Ids name report files, so '/' and '..' are not allowed." if isinstance(value, str) and (
-            "/" in value or ".." in value or "\\" in value
-        ) else ""
-        return (f"{value!r} is not a valid id: use a letter then letters, digits, '_', '.' or '-'.{hint}")
-    if kind == "string_too_long" and loc and loc[-1] == "id":
-        value = err.get("input")
-        hint = " Ids name report files, so '/' and '..' are not allowed." if isinstance(value, str) and (
-            "/" in value or ".." in value or "\\" in value) else ""
-        return (f"{value!r} is not a valid id: at most {err.get('ctx', {}).get('max_length', 64)} characters, "
-                f"a letter then letters, digits, '_', '.' or '-'.{hint}")
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return f"{err.get('input')!r} is not allowed; expected one of {expected}."
-    if kind == "value_error":  # our own validators: the message already says what and how
-        return err["msg"].removeprefix("Value error, ") + "."
-    value = err.get("input")
-    shown = repr(value) if not isinstance(value, dict) else "a table"
-    return f"{err['msg']} (got {shown})."
-
-
 def _validate_section(model: type[BaseModel], data: Any, section: str, index: int | None, origin: _Origin | None,
                       root: Path) -> BaseModel:
     if not isinstance(data, dict):
@@ -548,10 +318,6 @@ def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
 
 
 def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSpec:
-    from .families import FAMILIES, get_family
-    from .formula import parse_formula
-    from .restrict import parse_restriction
-
     origin = origins.get(("models", i))
     entry = {"id": model.id}
 
@@ -569,6 +335,9 @@ def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSp
         formula = parse_formula(model.formula)
     except FormulaError as exc:
         raise fail(("formula",), exc.message) from None
+    if formula.absorb and not family.absorbs_fixed_effects:
+        raise fail(("formula",), f"the {model.family} family does not absorb fixed effects ('| "
+                   f"{' + '.join(formula.absorb)}'); add them as factors (C({formula.absorb[0]})) or use family = 'ols'.")
     if model.sample is not None:
         try:
             parse_restriction(model.sample)
@@ -591,14 +360,10 @@ def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSp
     except ValidationError as exc:
         err = exc.errors()[0]
         raise fail(("options", *err["loc"]), _describe_pydantic_error(family.Options, err)) from None
-    from .vcov import check_vcov
-
     try:
         check_vcov(model.vcov, family)
     except ConfigError as exc:
         raise fail(("vcov",), exc.message) from None
-    from .diagnostics import check_model_keys
-
     try:
         check_model_keys(model, family)
     except ConfigError as exc:
@@ -640,13 +405,9 @@ def load_analysis(path: str | Path) -> AnalysisConfig:
             _validate_section(model, e, section, i, origins.get((section, i)), root) for i, e in enumerate(entries)
         ]
     sections["models"] = [_check_model(m, i, origins, root) for i, m in enumerate(sections["models"])]
-    from .robustness import expand_models  # [[robustness]] overlays and [grid] specifications become models
-
     sections["models"] += expand_models(sections, origins, root)
     spec = AnalysisFile.model_construct(**sections)
     _check_references(spec, origins, root)
-    from .hypotheses import check_hypotheses
-
     try:
         check_hypotheses(spec.hypotheses)
     except ConfigError as exc:
@@ -664,3 +425,136 @@ def json_schema() -> dict:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "c2stats analysis file"
     return schema
+
+
+def _base_body(model) -> dict:
+    body = model.model_dump(mode="json")
+    for key in _FIXED_KEYS:
+        body.pop(key, None)
+    return body
+
+
+def expand_models(sections: dict, origins: dict, root) -> list:
+    """Models generated by ``[[robustness]]`` overlays and the ``[grid]``, validated like ``[[models]]``.
+
+    ``sections`` holds the validated sections of :func:`c2stats.config.load_analysis` (``models``
+    already checked). Errors name the overlay or the grid specification and the key.
+    """
+    models = list(sections["models"])
+    by_id = {m.id: m for m in models}
+    default_dataset = sections["analysis"].dataset.model_dump(mode="json")
+    overlays: list[RobustnessSpec] = list(sections.get("robustness", []))
+    grid: GridSpec | None = sections.get("grid")
+    out = []
+    table_ids = {t.id for t in sections.get("tables", [])}
+    figure_ids = {f.id for f in sections.get("figures", [])}
+
+    def overlay_error(i: int, loc: tuple, message: str, entry_id: str | None) -> ConfigError:
+        origin = origins.get(("robustness", i)) or _Origin(root, "robustness", i)
+        return _error(origin, "robustness", i, loc, message, {"id": entry_id} if entry_id else None, fallback=root)
+
+    def check(body: dict, spec_id: str, fail) -> Any:
+        here = {("models", 0): _Origin(root, "models", None)}
+        try:
+            model = _validate_section(ModelSpec, body, "models", None, here[("models", 0)], root)
+            return _check_model(model, 0, here, root)
+        except ConfigError as exc:
+            loc = re.search(r"\)((?:\.[A-Za-z_][\w]*|\[\d+\])*)(?: \(line \d+\))?$", exc.where or "")
+            raise fail(f"the model it generates ({spec_id}) is invalid at {(loc.group(1) if loc else '').lstrip('.') or 'its spec'}: "
+                       f"{exc.message}") from None
+
+    for i, overlay in enumerate(overlays):
+        if overlay.id in by_id:
+            where = "a [[models]] entry" if any(m.id == overlay.id for m in sections["models"]) else "an earlier overlay"
+            raise overlay_error(i, ("id",), f"id {overlay.id!r} is already used by {where}; give the overlay its own id.",
+                                overlay.id)
+        base = by_id.get(overlay.base)
+        if base is None:
+            later = any(o.id == overlay.base for o in overlays[i + 1:])
+            hint = " (overlays can only build on models and earlier overlays)" if later else suggest(overlay.base, list(by_id))
+            raise overlay_error(i, ("base",), f"base {overlay.base!r} is not a model id{hint}.", overlay.id)
+        source = f"robustness[{i}] (id {overlay.id!r})"
+        try:
+            body = compose(_base_body(base), [Step.of(overlay, source)], default_dataset)
+        except OverlayError as exc:
+            raise overlay_error(i, exc.key, exc.message, overlay.id) from None
+        resolved = {**_base_body(base), "dataset": _base_body(base).get("dataset") or default_dataset}
+        label = overlay.label or describe_difference(
+            resolved, {**body, "dataset": body.get("dataset") or default_dataset},
+            tuple(overlay.set.get("options", {}) or ()))
+        body = {"id": overlay.id, "label": label, **body}
+        model = check(body, overlay.id, lambda m: overlay_error(i, (), m, overlay.id))
+        by_id[overlay.id] = model
+        out.append(model)
+        table = overlay.table or f"robustness_{overlay.base}"
+        if overlay.appendix and table in table_ids:
+            raise overlay_error(i, ("table",), f"appendix table {table!r} has the id of a [[tables]] entry; set table = "
+                                "\"<another id>\" on the overlay.", overlay.id)
+    if grid is not None:
+        def grid_error(loc: tuple, message: str) -> ConfigError:
+            return _error(_Origin(root, "grid", None), "grid", None, loc, message, fallback=root)
+
+        base = by_id.get(grid.base)
+        if base is None:
+            raise grid_error(("base",), f"base {grid.base!r} is not a model id{suggest(grid.base, list(by_id))}.")
+        for suffix in ("_summary", "_influence", "_choices", "_specifications"):
+            if grid.id + suffix in table_ids:
+                raise grid_error(("id",), f"the grid's table {grid.id + suffix!r} has the id of a [[tables]] entry; "
+                                 "set [grid] id = \"<another id>\".")
+        if grid.id in figure_ids:
+            raise grid_error(("id",), f"the grid's figure {grid.id!r} has the id of a [[figures]] entry; set [grid] id.")
+        try:
+            design = grid_design(grid, overlays)
+        except OverlayError as exc:
+            raise grid_error(exc.key, exc.message) from None
+        base_body = _base_body(base)
+        for n, (spec_id, combo) in enumerate(design.rows):
+            choices = design.choices(n)
+            steps = [design.axes[name][k].step for name, k in zip(design.axes, combo)]
+            shown = ", ".join(f"{a}={c!r}" for a, c in choices.items())
+            try:
+                body = compose(base_body, steps, default_dataset)
+            except OverlayError as exc:
+                raise grid_error(("axes",), f"specification {spec_id} ({shown}): {exc.source} {exc.message}") from None
+            if spec_id in by_id:
+                raise grid_error(("id",), f"specification id {spec_id!r} is already a model id; set [grid] id.")
+            body = {"id": spec_id, "label": "; ".join(f"{a}: {c}" for a, c in choices.items()), **body}
+            out.append(check(body, spec_id, lambda m, shown=shown: grid_error(
+                ("axes",), f"specification ({shown}): {m} Filter such combinations out with [grid] filter.")))
+    return out
+
+
+def check_model_keys(model, family) -> None:
+    """Cross-field rules of the diagnostic keys of a ``[[models]]`` entry.
+
+    Raises
+    ------
+    ConfigError
+        ``where`` is the offending key: ``on_separation`` other than ``"error"`` for a family
+        without a separation check, or ``"firth"`` for a family whose Firth refit is not a logit.
+    """
+    name = family.name
+    choice = model.on_separation
+    if choice == "error":
+        return
+    if not family.separation_check:
+        checked = ", ".join(n for n, f in FAMILIES.items() if f.separation_check)
+        raise ConfigError(
+            f"on_separation = {choice!r} applies to binary and multinomial families ({checked}); the {name} family "
+            "has no separation check. Remove the key.",
+            where="on_separation",
+        )
+    if choice == "firth":
+        if family.outcome == "multinomial":
+            raise ConfigError(
+                f"on_separation = 'firth' is not available for {name} (c2stats' Firth family is the binary logit); "
+                "use 'warn' or 'error', or merge the separating categories.",
+                where="on_separation",
+            )
+        link = family.link_of(model.options)
+        if link != "logit":
+            raise ConfigError(
+                f"on_separation = 'firth' refits a Firth bias-reduced *logit*, but this model uses the {link} link; "
+                "use family = 'logit' (or link = 'logit'), or on_separation = 'warn'.",
+                where="on_separation",
+            )

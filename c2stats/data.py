@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DataError
+from . import datasets
+from .datasets import UNITS, read_table
+from .errors import DataError, suggest
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 EXAMPLES = {"lung": "lung.csv", "mid": "mid.csv", "leeds_anac_2005": "leeds_anac_2005.csv"}
@@ -31,10 +33,6 @@ class Dataset:
 
 
 def _units() -> tuple[str, ...]:
-    try:
-        from .datasets import UNITS
-    except ImportError:  # the coded dataset is not built in this checkout
-        return ()
     return tuple(UNITS)
 
 
@@ -58,10 +56,6 @@ def read_file(path: Path, label: str) -> pd.DataFrame:
                         "relative to the analysis file.", source=label)
     if path.is_dir():
         raise DataError("is a directory, not a data file.", source=label)
-    try:
-        from .datasets import read_table
-    except ImportError:
-        read_table = None
     try:
         if read_table is not None:
             frame = read_table(path)
@@ -93,12 +87,10 @@ def load_dataset(ref, base: Path | None = None) -> Dataset:
             file = EXAMPLES_DIR / EXAMPLES[path_text]
             return Dataset(pd.read_csv(file), path_text, _file_hash(file))
         if path_text in _units():
-            from . import datasets
 
             built = _variant(ref, base)
             frame = datasets.load_builtin(path_text, built)
             return Dataset(frame, _variant_name(ref), datasets.builtin_hash(path_text, built), path_text)
-        from .config import suggest
 
         raise DataError(f"unknown shipped dataset {path_text!r}{suggest(path_text, builtin_names())}; for a file, "
                         "give its path with its extension (e.g. data/my_arrangements.csv).")
@@ -106,7 +98,6 @@ def load_dataset(ref, base: Path | None = None) -> Dataset:
     label = path_text
     frame = read_file(path, label)
     if unit is not None:
-        from . import datasets
 
         try:
             frame = datasets.validate(frame, unit, source=label)
@@ -122,7 +113,6 @@ def _variant(ref, base: Path | None) -> Path | None:
     """Folder of a non-default build (coding, window, direction), or None for the shipped files."""
     if isinstance(ref, str) or (ref.coding is None and ref.window is None and not ref.directed):
         return None
-    from . import datasets
 
     coding = ref.coding
     if coding is not None and (coding.endswith(".toml") or "/" in coding):

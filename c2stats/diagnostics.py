@@ -36,95 +36,42 @@ per model and diagnostic) and :func:`diagnostics_notes` into short table notes.
 
 from __future__ import annotations
 
-import dataclasses
-import warnings
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from .errors import C2StatsWarning, ConfigError, ConvergenceWarning, SpecificationError
+from .errors import (  # noqa: F401
+    C2StatsWarning,
+    CollinearityWarning,
+    ConfigError,
+    ConvergenceWarning,
+    DiagnosticWarning,
+    SeparationWarning,
+    SpecificationError,
+)
+from .families._cox_zph import cox_zph, scaled_schoenfeld
+from .families._glm_engine import detect_separation
+from .families.mnlogit import _outcome
+from .spec import suggest
 
 __all__ = [
-    "BINARY_FAMILIES",
-    "MULTINOMIAL_FAMILIES",
     "CollinearityWarning",
     "DiagnosticWarning",
     "SeparationWarning",
-    "check_model_keys",
     "detect_multinomial_separation",
     "diagnostics_notes",
     "diagnostics_summary",
-    "fit_with_remedies",
     "plot_schoenfeld",
     "variance_inflation",
 ]
 
-#: Families whose outcome is 0/1 and whose ML estimate may not exist (separation).
-BINARY_FAMILIES = ("logit", "probit", "discrete_hazard")
-#: Multinomial families checked for separation.
-MULTINOMIAL_FAMILIES = ("mnlogit",)
 #: Scaled Schoenfeld residuals are kept in ``frames["ph_residuals"]`` up to this many events.
 MAX_RESIDUAL_EVENTS = 20_000
 #: A variance inflation factor above this flags a term (the usual rule of thumb).
 VIF_FLAG = 10.0
 #: A global proportional-hazards p-value below this flags the model.
 PH_FLAG = 0.05
-
-
-class SeparationWarning(C2StatsWarning):
-    """The outcome is (quasi-)completely separated; the ML estimates are infinite."""
-
-
-class CollinearityWarning(C2StatsWarning):
-    """A term was omitted because it is a linear combination of other terms."""
-
-
-class DiagnosticWarning(C2StatsWarning):
-    """A diagnostic could not be computed on these data; the result records it as not computable."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Config-time rules
-# ----------------------------------------------------------------------------------------------
-def _link(model) -> str:
-    return str(dict(model.options or {}).get("link", "logit"))
-
-
-def check_model_keys(model, family) -> None:
-    """Cross-field rules of the diagnostic keys of a ``[[models]]`` entry.
-
-    Raises
-    ------
-    ConfigError
-        ``where`` is the offending key: ``on_separation`` other than ``"error"`` for a family
-        without a separation check, or ``"firth"`` for a family whose Firth refit is not a logit.
-    """
-    name = family.name
-    choice = model.on_separation
-    if choice == "error":
-        return
-    if name not in BINARY_FAMILIES + MULTINOMIAL_FAMILIES:
-        checked = ", ".join(BINARY_FAMILIES + MULTINOMIAL_FAMILIES)
-        raise ConfigError(
-            f"on_separation = {choice!r} applies to binary and multinomial families ({checked}); the {name} family "
-            "has no separation check. Remove the key.",
-            where="on_separation",
-        )
-    if choice == "firth":
-        if name in MULTINOMIAL_FAMILIES:
-            raise ConfigError(
-                f"on_separation = 'firth' is not available for {name} (c2stats' Firth family is the binary logit); "
-                "use 'warn' or 'error', or merge the separating categories.",
-                where="on_separation",
-            )
-        if name == "probit" or (name == "discrete_hazard" and _link(model) != "logit"):
-            link = "probit" if name == "probit" else _link(model)
-            raise ConfigError(
-                f"on_separation = 'firth' refits a Firth bias-reduced *logit*, but this model uses the {link} link; "
-                "use family = 'logit' (or link = 'logit'), or on_separation = 'warn'.",
-                where="on_separation",
-            )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -189,10 +136,9 @@ def detect_multinomial_separation(X: np.ndarray, y: np.ndarray, categories: list
 
 def _separation(est, data, family, model) -> list[str]:
     """Separating terms ('' list when the ML estimate exists)."""
-    from .families._glm_engine import detect_separation
 
     names = list(data.names)
-    if family.name in BINARY_FAMILIES:
+    if family.outcome == "binary":
         raw = est.raw
         cols = getattr(raw, "separated_columns", None)
         if cols is None:  # engine without its own check: run the linear program here
@@ -204,7 +150,6 @@ def _separation(est, data, family, model) -> list[str]:
         bool(np.any(np.asarray(probs) < 1e-8)) or not np.all(np.isfinite(est.vcov))
     if not suspicious:
         return []
-    from .families.mnlogit import _outcome
 
     y = _outcome(model, data)
     hits = detect_multinomial_separation(data.X, y, list(raw.categories), raw.base, data.weights)
@@ -302,7 +247,6 @@ def _ph_not_computable(model, reason: str) -> tuple[dict, dict, dict]:
 
 
 def _ph_test(est, data, model) -> tuple[dict, dict, dict]:
-    from .families._cox_zph import cox_zph, scaled_schoenfeld
 
     fit = est.raw
     X, terms, strata = _cox_inputs(est, data, model)
@@ -346,134 +290,6 @@ def _ph_test(est, data, model) -> tuple[dict, dict, dict]:
 # ----------------------------------------------------------------------------------------------
 # The hook called by pipeline.fit_model
 # ----------------------------------------------------------------------------------------------
-_REMEDIES = {
-    "cox": "raise max_iter or eps in options, rescale covariates, or look for a covariate that perfectly predicts "
-           "the event order (monotone likelihood: a coefficient diverges)",
-    "logit": "raise maxit in options, rescale covariates, or check for separation (on_separation = 'firth')",
-    "mnlogit": "raise maxit, rescale covariates, or merge sparse outcome categories (a category may be perfectly "
-               "predicted)",
-}
-
-
-def _convergence_note(model, family, est) -> str:
-    detail = [n.split(": ", 1)[-1] for n in est.notes if "converge" in n]
-    reason = getattr(est.raw, "reason", None)
-    why = "; ".join(dict.fromkeys([*(d for d in detail), *([reason] if reason and not detail else [])])) or \
-        "the iterations stopped before the convergence criterion was met"
-    remedy = _REMEDIES.get(family.name, _REMEDIES["logit"] if family.name in BINARY_FAMILIES else
-                           "raise the iteration limit in options, rescale covariates, or simplify the model")
-    return (f"model {model.id!r} ({family.name}) did not converge: {why}. Its estimates and standard errors are not "
-            f"reliable; tables mark the model. Remedies: {remedy}.")
-
-
-def fit_with_remedies(model, data, family):
-    """Fit ``model`` on prepared ``data`` and run the diagnostics of its family, applying declared remedies.
-
-    Parameters
-    ----------
-    model
-        The validated :class:`~c2stats.config.ModelSpec`.
-    data
-        The :class:`~c2stats.families._base.ModelData` from ``prepare``.
-    family
-        The family instance of ``model.family``.
-
-    Returns
-    -------
-    (Estimate, Family, list[str])
-        The estimate (with diagnostic frames, glance keys, notes and ``meta`` entries folded in),
-        the family actually used (``firth`` after a Firth refit) and the notes that were added.
-
-    Raises
-    ------
-    SpecificationError
-        Separation with ``on_separation = "error"``, naming the model and the separating terms.
-    """
-    from .families import get_family
-
-    est = family.fit(model, data)
-    notes: list[str] = []
-    diagnostics: dict[str, Any] = {}
-    glance: dict[str, Any] = {}
-    frames: dict[str, pd.DataFrame] = {}
-    meta: dict[str, Any] = {}
-
-    if family.name in BINARY_FAMILIES + MULTINOMIAL_FAMILIES:
-        terms = _separation(est, data, family, model)
-        action = None
-        if terms:
-            listed = ", ".join(map(repr, terms))
-            found = (f"model {model.id!r}: the outcome is completely or quasi-completely separated by {listed} "
-                     "(linear-programming check, Konis 2007): the maximum-likelihood estimates of these terms are "
-                     "infinite")
-            if model.on_separation == "error":
-                raise SpecificationError(
-                    f"{found}. Set on_separation = 'firth' (Firth's bias-reduced logit) or 'warn' in this model, or "
-                    "drop/merge the separating categories."
-                )
-            if model.on_separation == "warn":
-                action = "warned"
-                message = f"{found}; the reported values for these terms are arbitrary (on_separation = 'warn')."
-                warnings.warn(message, SeparationWarning, stacklevel=3)
-            else:
-                action = "refitted with firth"
-                firth = get_family("firth")
-                est = firth.fit(model.model_copy(update={"family": "firth", "options": {}}), data)
-                family = firth
-                message = (f"{found}; refitted with Firth's bias-reduced logit (family 'firth', default options) as "
-                           "declared by on_separation = 'firth'.")
-                meta["remedy"] = "firth"
-                meta["family_declared"] = model.family
-                warnings.warn(message, SeparationWarning, stacklevel=3)
-            notes.append(message)
-        glance["separation"] = bool(terms)
-        diagnostics["separation"] = {"detected": bool(terms), "terms": terms, "action": action,
-                                     "on_separation": model.on_separation}
-
-    if not bool(est.glance.get("converged", True)):
-        message = _convergence_note(model, family, est)
-        warnings.warn(message, ConvergenceWarning, stacklevel=3)
-        notes.append(message)
-        diagnostics["convergence"] = {"converged": False, "note": message}
-    else:
-        diagnostics["convergence"] = {"converged": True}
-
-    vif = variance_inflation(data.X, data.names, data.design.term_of_column)
-    if len(vif):
-        frames["vif"] = vif
-    computed = vif["gvif_adj"].notna()
-    diagnostics["collinearity"] = {
-        "dropped": list(data.dropped),
-        "on_collinear": getattr(model, "on_collinear", "drop"),
-        "max_vif": float(vif["gvif_adj"].max() ** 2) if computed.any() else None,
-        "max_vif_term": str(vif.loc[vif["gvif_adj"].idxmax(), "term"]) if computed.any() else None,
-    }
-    if len(vif) and not computed.all():
-        missing = ", ".join(vif.loc[~computed, "term"].astype(str))
-        message = (f"model {model.id!r}: variance inflation factors could not be computed for {missing} (the "
-                   "correlation matrix of the design is not finite); check those columns for extreme values.")
-        diagnostics["collinearity"]["note"] = message
-        warnings.warn(message, DiagnosticWarning, stacklevel=3)
-        notes.append(message)
-
-    if family.name == "cox" and est.raw is not None and hasattr(est.raw, "_risk"):
-        ph_frames, ph_glance, info = _ph_test(est, data, model)
-        frames.update(ph_frames)
-        glance.update(ph_glance)
-        diagnostics["proportional_hazards"] = info
-        if info.get("note"):
-            warnings.warn(info["note"], DiagnosticWarning, stacklevel=3)
-            notes.append(info["note"])
-
-    meta["diagnostics"] = diagnostics
-    est = dataclasses.replace(
-        est,
-        glance={**est.glance, **glance},
-        frames={**est.frames, **frames},
-        notes=(*est.notes, *notes),
-        meta={**est.meta, **meta},
-    )
-    return est, family, notes
 
 
 # ----------------------------------------------------------------------------------------------
@@ -546,7 +362,8 @@ def diagnostics_summary(results: Mapping[str, Any] | list) -> pd.DataFrame:
             detail = (f"cox.zph ({ph.get('transform', 'km')} transform): global chi2 = {_fmt(ph['global_chisq'])} on "
                       f"{ph['global_df']} df, p = {_fmt(p)}")
             if below:
-                detail += f"; terms with p < {PH_FLAG:g}: {', '.join(below)}"
+                detail += (f"; terms with p < {PH_FLAG:g}: {', '.join(below)} (a time-varying effect: "
+                           f"options.tt = {{{below[0]} = \"log\"}})")
             rows.append((mid, "proportional_hazards", "flag" if (p < PH_FLAG or below) else "ok", p, detail))
     frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     frame["value"] = frame["value"].astype(float)
@@ -657,7 +474,6 @@ def plot_schoenfeld(result, term: str, ax=None, *, resid: bool = True, se: bool 
         title = f"{result.meta.get('model_id')}: {term}"
     terms = list(dict.fromkeys(frame["term"].astype(str)))
     if term not in terms:
-        from ._spec import suggest
 
         raise SpecificationError(f"term {term!r} has no Schoenfeld residuals{suggest(term, terms)}.")
     sub = frame[frame["term"].astype(str) == term]

@@ -7,6 +7,8 @@ and *how to fix it*. The CLI prints ``str(error)`` and exits with status 2 for t
 
 from __future__ import annotations
 
+import difflib
+
 
 class C2StatsError(Exception):
     """Base class of every c2stats exception."""
@@ -80,3 +82,24 @@ class ConvergenceWarning(C2StatsWarning):
 
 class FewNodesWarning(C2StatsWarning):
     """Dyadic-robust standard errors rest on few distinct nodes (states) and are likely too small."""
+
+
+def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean 'x'?)`` for the closest valid name, or a list of the valid names."""
+    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    shown = ", ".join(v if v.isprintable() else repr(v) for v in sorted(map(str, valid)))
+    return f" (valid: {shown})" if len(valid) <= 30 else ""
+
+
+class SeparationWarning(C2StatsWarning):
+    """The outcome is (quasi-)completely separated; the ML estimates are infinite."""
+
+
+class CollinearityWarning(C2StatsWarning):
+    """A term was omitted because it is a linear combination of other terms."""
+
+
+class DiagnosticWarning(C2StatsWarning):
+    """A diagnostic could not be computed on these data; the result records it as not computable."""

@@ -33,6 +33,8 @@ from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
 from .cache import Payload, to_payload
 from .errors import C2StatsError, C2StatsWarning, ConfigError
+from .fitting import fit_model
+from .spec import suggest
 
 EXECUTORS = ("serial", "process", "dask")
 BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
@@ -58,7 +60,6 @@ def fit_task(task: FitTask, dataset) -> Payload:
 
     Warnings are captured: c2stats warnings travel in the payload (and are in ``meta['warnings']``).
     """
-    from .pipeline import fit_model
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -452,6 +453,5 @@ def make_executor(name: Literal["serial", "process", "dask"] | str | None = None
         return ProcessExecutor(jobs)
     if name == "dask":
         return DaskExecutor(scheduler, jobs)
-    from ._spec import suggest
 
     raise ConfigError(f"unknown executor {name!r}{suggest(name, list(EXECUTORS))}.")

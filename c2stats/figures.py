@@ -12,14 +12,32 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
 
-from ._spec import Identifier, Strict
 from .errors import ConfigError, SpecificationError, UserInputError
+from .predict import (
+    _strata_columns,
+    categorical_levels,
+    coerce_level,
+    covariate_columns,
+    cox_survival,
+    estimation_sample,
+    family_facts,
+    kaplan_meier,
+    marginal_effect,
+    model_spec,
+    number_at_risk,
+    parametric_survival,
+    predict,
+    predictable,
+    predictor,
+    profile_frame,
+    typical_values,
+)
+from .spec import FigureSpec, suggest
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -27,178 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .results import Result
 
-Value = float | int | str | bool
 
-
-class FigureSpec(Strict):
-    """``[[figures]]``: a figure drawn from fitted models or their data.
-
-    Kinds and the keys each reads (besides id, kind, models, title, formats, xlabel, ylabel, width,
-    height, dpi, conf_level, conf_int):
-
-    - ``coefplot``: exponentiate, terms, labels. Estimates and intervals of every model in
-      ``models``, dodged, from ``Result.tidy`` only.
-    - ``km``: time, event, group, group_labels, use_model_sample, conf_type, risk_table, risk_times,
-      censor_marks, x_max. Kaplan-Meier curves (R ``survfit``) of the first model's data.
-    - ``survival``: profiles, at, n_points, x_max. Predicted survival of a cox, weibull or
-      exponential model for named covariate profiles.
-    - ``predicted``: variable, x_range, n_points, by, by_values, group_labels, at, interval,
-      categories. Predicted probabilities (logit, probit, firth, discrete_hazard, mnlogit) or
-      values (ols, mixed, panel) across one variable.
-    - ``marginal``: variable, moderator, moderator_values, x_range, n_points, at, scale, category.
-      The effect of ``variable`` across the values of ``moderator``.
-    """
-
-    id: Identifier = Field(description="Figure id; files are figures/<id>.<format>.")
-    kind: Literal["coefplot", "km", "survival", "predicted", "marginal"] = Field(
-        description="coefplot, km (Kaplan-Meier by group), survival (predicted curves), predicted (probabilities), marginal (effects)."
-    )
-    models: list[str] = Field(
-        default_factory=list,
-        description="Model ids the figure uses: one or more for coefplot, exactly one for the other kinds (km uses its data).",
-    )
-    title: str = Field(default="", description="Figure caption (shown by the report under the figure, not drawn in it).")
-    formats: list[Literal["png", "pdf", "svg"]] = Field(default_factory=lambda: ["png"], description="Output formats.")
-    xlabel: str | None = Field(default=None, description="x-axis label (default: chosen by kind, e.g. the variable name).")
-    ylabel: str | None = Field(default=None, description="y-axis label (default: chosen by kind).")
-    width: float = Field(default=6.0, gt=0, le=30, description="Figure width in inches.")
-    height: float | None = Field(
-        default=None, gt=0, le=30, description="Figure height in inches (default 4, plus room for a km risk table)."
-    )
-    dpi: int = Field(default=200, ge=50, le=1200, description="Resolution of PNG output (dots per inch).")
-    conf_level: float | None = Field(
-        default=None, gt=0, lt=1,
-        description="Confidence level of the intervals (default: each model's conf_level; 0.95 for km).",
-    )
-    conf_int: bool = Field(default=True, description="Draw confidence intervals (bands or bars).")
-    # coefplot ------------------------------------------------------------------------------
-    exponentiate: bool = Field(
-        default=False,
-        description="coefplot: hazard/odds-ratio scale: exp() of estimates and interval bounds, log x-axis, reference line at 1 (else 0).",
-    )
-    terms: list[str] | None = Field(
-        default=None,
-        description=(
-            "coefplot: terms to show, top to bottom (default: all but the intercept and ancillary parameters); "
-            "multi-equation terms are written '<component>: <term>'."
-        ),
-    )
-    labels: dict[str, str] = Field(
-        default_factory=dict, description="coefplot: display names of terms (default: the models' labels, else the term)."
-    )
-    # km ------------------------------------------------------------------------------------
-    time: str | None = Field(default=None, description="km: follow-up time column (default: the model's time).")
-    event: str | None = Field(default=None, description="km: event column, 0/1 or true/false (default: the model's event).")
-    group: str | None = Field(default=None, description="km: column whose values get one curve each (default: one curve).")
-    group_labels: dict[str, str] = Field(
-        default_factory=dict,
-        description="km, predicted: legend names of group (or by) values, keyed by the value as text, e.g. {'1' = 'Male'}.",
-    )
-    use_model_sample: bool = Field(
-        default=True,
-        description=(
-            "km: use the model's estimation sample (its sample restriction and complete rows, its start and weights); "
-            "false uses every row of the dataset with time, event and group present."
-        ),
-    )
-    conf_type: Literal["log", "log-log", "plain"] = Field(
-        default="log", description="km: interval transform as R survfit's conf.type (default 'log', R's default)."
-    )
-    risk_table: bool = Field(default=True, description="km: print the number at risk of each group below the plot.")
-    risk_times: list[float] | None = Field(
-        default=None, description="km: times of the number-at-risk table (default: the x-axis ticks)."
-    )
-    censor_marks: bool = Field(default=False, description="km: mark censoring times with '+'.")
-    x_max: float | None = Field(default=None, gt=0, description="km, survival: the largest time shown.")
-    # survival ------------------------------------------------------------------------------
-    profiles: dict[str, dict[str, Value]] = Field(
-        default_factory=dict,
-        description=(
-            "survival: named covariate profiles, one curve each, e.g. {formal = {informal = 0}, informal = {informal = 1}}; "
-            "unset covariates are held at 'at' or their defaults (sample means; reference level of factors). A stratified "
-            "cox model needs each profile's stratum value."
-        ),
-    )
-    at: dict[str, Value] = Field(
-        default_factory=dict,
-        description=(
-            "survival, predicted, marginal: values of covariates held fixed (default: estimation-sample means of numeric "
-            "columns, reference level of factors), e.g. {c2_index = 0.2, form = 'formal'}."
-        ),
-    )
-    n_points: int = Field(default=100, ge=2, le=5000, description="survival (parametric), predicted, marginal: grid points of a numeric x.")
-    # predicted / marginal ------------------------------------------------------------------
-    variable: str | None = Field(
-        default=None,
-        description="predicted: the column on the x-axis; marginal: the column whose effect (derivative) is shown.",
-    )
-    x_range: tuple[float, float] | None = Field(
-        default=None,
-        description="predicted: range of variable; marginal: range of a numeric moderator (default: its estimation-sample min and max).",
-    )
-    by: str | None = Field(default=None, description="predicted: a column giving one curve per value (e.g. informal).")
-    by_values: list[Value] | None = Field(
-        default=None, description="predicted: values of by (default: its levels, or its distinct values when at most 5)."
-    )
-    interval: Literal["link", "response"] | None = Field(
-        default=None,
-        description=(
-            "predicted: 'link' computes intervals on the link scale and transforms them (default; they stay in [0, 1]), "
-            "'response' uses p +- z SE (delta method on the probability; the only choice for mnlogit)."
-        ),
-    )
-    categories: list[str | int] | None = Field(
-        default=None, description="predicted, mnlogit: outcome categories to show (default: all)."
-    )
-    moderator: str | None = Field(default=None, description="marginal: the column across whose values the effect is shown.")
-    moderator_values: list[Value] | None = Field(
-        default=None,
-        description="marginal: values of moderator (default: a grid over x_range for numeric moderators with more than 5 values, else its values).",
-    )
-    scale: Literal["link", "response"] = Field(
-        default="link",
-        description="marginal: derivative of the linear predictor ('link', e.g. log-odds) or of the probability ('response').",
-    )
-    category: str | int | None = Field(
-        default=None, description="marginal, mnlogit: the outcome category whose log relative risk or probability is differentiated."
-    )
-
-    @model_validator(mode="after")
-    def _check_kind_keys(self) -> "FigureSpec":
-        allowed = _COMMON_KEYS | _KIND_KEYS[self.kind]
-        stray = sorted(k for k in self.model_fields_set if k not in allowed)
-        if stray:
-            users = {k: [kind for kind, keys in _KIND_KEYS.items() if k in keys] for k in stray}
-            detail = "; ".join(f"{k!r} is for {', '.join(v)}" for k, v in users.items())
-            raise ValueError(f"key(s) not used by kind {self.kind!r}: {detail}. Remove them")
-        n = len(self.models)
-        if self.kind == "coefplot" and n == 0:
-            raise ValueError("a coefplot needs at least one model in 'models'")
-        if self.kind != "coefplot" and n != 1:
-            raise ValueError(f"kind {self.kind!r} uses exactly one model; 'models' has {n}")
-        if self.kind == "survival" and not self.profiles:
-            raise ValueError("kind 'survival' needs 'profiles', e.g. profiles = {formal = {informal = 0}, informal = {informal = 1}}")
-        if self.kind in ("predicted", "marginal") and not self.variable:
-            raise ValueError(f"kind {self.kind!r} needs 'variable' (the column on the x-axis or whose effect is shown)")
-        if self.kind == "marginal" and not self.moderator:
-            raise ValueError("kind 'marginal' needs 'moderator' (the column across whose values the effect is shown)")
-        if self.x_range is not None and not self.x_range[0] < self.x_range[1]:
-            raise ValueError(f"x_range must be [low, high] with low < high, got {list(self.x_range)}")
-        return self
-
-
-_COMMON_KEYS = frozenset({"id", "kind", "models", "title", "formats", "xlabel", "ylabel", "width", "height", "dpi",
-                          "conf_level", "conf_int"})
-_KIND_KEYS: dict[str, frozenset[str]] = {
-    "coefplot": frozenset({"exponentiate", "terms", "labels"}),
-    "km": frozenset({"time", "event", "group", "group_labels", "use_model_sample", "conf_type", "risk_table",
-                     "risk_times", "censor_marks", "x_max"}),
-    "survival": frozenset({"profiles", "at", "n_points", "x_max"}),
-    "predicted": frozenset({"variable", "x_range", "n_points", "by", "by_values", "group_labels", "at", "interval",
-                            "categories"}),
-    "marginal": frozenset({"variable", "moderator", "moderator_values", "x_range", "n_points", "at", "scale",
-                           "category"}),
-}
 _LOG_SCALES = ("log_hazard", "log_odds", "log_relative_risk", "log_time")
 
 
@@ -321,7 +168,6 @@ def coef_plot(results: Sequence["Result"], *, terms: Sequence[str] | None = None
         available = list(dict.fromkeys(k for f in frames for k in f["key"]))
         missing = [t for t in terms if t not in available]
         if missing:
-            from ._spec import suggest
 
             raise SpecificationError(
                 f"coefplot: term {missing[0]!r} is in none of the models{suggest(missing[0], available)}; "
@@ -391,7 +237,6 @@ def km_plot(frame: pd.DataFrame, *, time: str, event: str, group: str | None = N
     band is a PolyCollection with gid ``band:<label>``; the table is Text artists with gid
     ``at_risk:<label>`` (numbers) placed below the axis at ``risk_times`` (default: the x ticks).
     """
-    from .predict import kaplan_meier, number_at_risk
 
     ax = ax if ax is not None else _new_axes(height=4.8)
     labels = dict(group_labels or {})
@@ -471,7 +316,6 @@ def _risk_table(ax: "Axes", curves: list, times: list[float], number_at_risk) ->
 # Model-based kinds: shared preparation
 # ----------------------------------------------------------------------------------------------
 def _sample_and_predictor(result: "Result", frame: pd.DataFrame, spec=None):
-    from .predict import estimation_sample, model_spec, predictor
 
     spec = model_spec(result) if spec is None else spec
     sample = estimation_sample(result, frame, spec)
@@ -486,7 +330,6 @@ def _numeric_grid(sample: pd.DataFrame, column: str, x_range, n_points: int) -> 
 
 def _discrete_values(sample: pd.DataFrame, column: str, levels: dict, given, where: str, limit: int = 5) -> list | None:
     """Levels of a factor or the few distinct values of a numeric column; None for a continuous column."""
-    from .predict import coerce_level
 
     if given is not None:
         return [coerce_level(v, levels[column], column, where) if column in levels else v for v in given]
@@ -506,11 +349,9 @@ def _axis_values(sample: pd.DataFrame, column: str, levels: dict, given, x_range
 
 
 def _check_column(pred, column: str, role: str) -> None:
-    from .predict import covariate_columns
 
     columns = covariate_columns(pred.formula)
     if column not in columns:
-        from ._spec import suggest
 
         raise SpecificationError(
             f"{role} {column!r} is not a covariate of model {pred.model_id!r}{suggest(column, columns)} "
@@ -531,15 +372,13 @@ def survival_plot(result: "Result", frame: pd.DataFrame, *, profiles: Mapping[st
     Each curve is a Line2D labelled with the profile name, starting at (0, 1); bands have gid
     ``band:<name>``.
     """
-    from .predict import SURVIVAL_PARAMETRIC, cox_survival, parametric_survival, profile_frame, typical_values
-
     family = result.meta.get("family")
-    if family != "cox" and family not in SURVIVAL_PARAMETRIC:
-        raise SpecificationError(
-            f"survival curves need a cox, weibull or exponential model; {result.model_id!r} is {family!r}."
-        )
+    kind = family_facts(family).prediction
+    if kind not in ("cox", "parametric_survival"):
+        raise SpecificationError(f"survival curves need a {_or(predictable(('cox', 'parametric_survival')))} "
+                                 f"model; {result.model_id!r} is {family!r}.")
     spec, sample, pred = _sample_and_predictor(result, frame, spec)
-    strata = [] if family != "cox" else _strata(spec)
+    strata = [] if kind != "cox" else _strata(spec)
     where = f"survival curves of {result.model_id!r}"
     base = typical_values(sample.frame, pred.formula, pred.state, at, where=where, extra=strata)
     rows = [typical_values(sample.frame, pred.formula, pred.state, {**(at or {}), **dict(p)},
@@ -549,12 +388,12 @@ def survival_plot(result: "Result", frame: pd.DataFrame, *, profiles: Mapping[st
     t_max = float(np.max(sample.time))
     upper = x_max if x_max is not None else t_max
     ax = ax if ax is not None else _new_axes()
-    if family == "cox":
+    if kind == "cox":
         curves = cox_survival(result, sample, spec, newdata, conf_level=conf_level)
     else:
         times = np.linspace(upper / n_points, upper, n_points)
         curves = parametric_survival(result, sample, newdata, times, conf_level=conf_level)
-    step = family == "cox"
+    step = kind == "cox"  # the Cox curve is a step function of the event times
     for i, name in enumerate(names):
         c = curves[curves["curve"] == i]
         c = c[c["time"] <= upper]
@@ -577,8 +416,11 @@ def survival_plot(result: "Result", frame: pd.DataFrame, *, profiles: Mapping[st
     return ax
 
 
+def _or(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def _strata(spec) -> list[str]:
-    from .predict import _strata_columns
 
     return _strata_columns(spec)
 
@@ -597,12 +439,11 @@ def predicted_plot(result: "Result", frame: pd.DataFrame, *, variable: str, x_ra
     A numeric ``variable`` gives lines (Line2D labelled by group) with bands (gid ``band:<label>``);
     a factor or a variable with at most 5 values gives points with error bars (gid ``ci:<label>``).
     """
-    from .predict import categorical_levels, predict, profile_frame, typical_values
 
     spec, sample, pred = _sample_and_predictor(result, frame, spec)
     where = f"predicted values of {result.model_id!r}"
     _check_column(pred, variable, "variable")
-    if pred.family != "mnlogit" and pred.link is None:
+    if not pred.multinomial and pred.link is None:
         raise SpecificationError(
             f"kind 'predicted' needs a model with a response scale (logit, probit, firth, discrete_hazard, mnlogit, "
             f"ols, mixed, panel); {result.model_id!r} is {pred.family!r} (use kind 'survival' for survival models)."
@@ -616,7 +457,7 @@ def predicted_plot(result: "Result", frame: pd.DataFrame, *, variable: str, x_ra
     xs, continuous = _axis_values(sample.frame, variable, levels, None, x_range, n_points, where)
     groups: list[tuple[str, dict, Any]] = []
     labels = dict(group_labels or {})
-    if pred.family == "mnlogit":
+    if pred.multinomial:
         if by is not None:
             raise SpecificationError(f"{where}: mnlogit figures draw one curve per outcome category; remove 'by'.")
         wanted = [str(c) for c in (categories or pred.categories)]
@@ -639,7 +480,7 @@ def predicted_plot(result: "Result", frame: pd.DataFrame, *, variable: str, x_ra
         _draw_series(ax, xs, out, label, _color(k), continuous, conf_int, k, n)
     _finish_discrete_axis(ax, xs, continuous)
     ax.set_xlabel(variable)
-    ylabel = "Predicted probability" if pred.family == "mnlogit" or pred.link != "identity" else "Predicted value"
+    ylabel = "Predicted probability" if pred.multinomial or pred.link != "identity" else "Predicted value"
     ax.set_ylabel(ylabel)
     if n > 1:
         ax.legend(loc="best")
@@ -684,7 +525,6 @@ def marginal_plot(result: "Result", frame: pd.DataFrame, *, variable: str, moder
     (gid ``band:Marginal effect``); otherwise points with error bars (gid ``ci:Marginal effect``).
     The reference line at 0 has gid ``reference``.
     """
-    from .predict import categorical_levels, marginal_effect, profile_frame, typical_values
 
     spec, sample, pred = _sample_and_predictor(result, frame, spec)
     where = f"marginal effect in {result.model_id!r}"
@@ -771,7 +611,6 @@ def _draw(spec: FigureSpec, chosen: list, data, models, ax) -> None:
         return
     result = chosen[0]
     frame = _frame_of(spec, data)
-    from .predict import model_spec
 
     mspec = model_spec(result, models)
     if spec.kind == "km":
@@ -790,7 +629,6 @@ def _draw(spec: FigureSpec, chosen: list, data, models, ax) -> None:
 
 
 def _draw_km(spec: FigureSpec, result, mspec, frame: pd.DataFrame, ax) -> None:
-    from .predict import estimation_sample
 
     time = spec.time or mspec.time
     event = spec.event or mspec.event
@@ -802,7 +640,6 @@ def _draw_km(spec: FigureSpec, result, mspec, frame: pd.DataFrame, ax) -> None:
     event_value = mspec.event_value if spec.event is None else None
     for key, col in (("time", time), ("event", event), ("group", spec.group)):
         if col is not None and col not in frame:
-            from ._spec import suggest
 
             raise ConfigError(f"column {col!r} is not in the dataset of model {mspec.id!r}"
                               f"{suggest(col, list(map(str, frame.columns)))}.", where=f"figures (id {spec.id!r}).{key}")

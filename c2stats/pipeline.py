@@ -15,15 +15,42 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .config import TABLE_FORMATS, AnalysisConfig, ModelSpec, _check_model, canonical_json, load_analysis, spec_hash
+from .cache import FitCache, LazyResults, Payload, fit_key
+from .config import (
+    TABLE_FORMATS,
+    AnalysisConfig,
+    ModelSpec,
+    _check_model,
+    _Origin,
+    _validate_section,
+    canonical_json,
+    load_analysis,
+)
 from .data import Dataset, frame_hash, load_dataset
-from .diagnostics import fit_with_remedies
-from .errors import C2StatsWarning, ConfigError, UserInputError
+from .datasets import UNITS, codebook
+from .diagnostics import diagnostics_notes, diagnostics_summary
+from .errors import ConfigError, UserInputError
+from . import executors
+from .executors import Executor, FitTask, Progress, SerialExecutor
 from .families import get_family
-from .families._base import library_versions, make_result, prepare
-from .report import compare_folders, publish, recover, staging, write_report_files
+from .families._base import needed_columns
+from .figures import build_figure
+from .fitting import fit_model
+from .hypotheses import evaluate_hypotheses, verdict_display
+from .provenance import library_versions
+from . import replication
+from .report import (
+    Artefact,
+    compare_folders,
+    publish,
+    recover,
+    staging,
+    write_report_files,
+)
+from .restrict import parse_restriction
 from .results import Result
-from .tables import build_table
+from .robustness import appendix_formats, appendix_tables, grid_model_ids, grid_outputs
+from .tables import build_table, frame_table
 
 
 @dataclass(frozen=True)
@@ -44,22 +71,6 @@ class RunSummary:
         return not self.differences and not self.replication_failures
 
 
-def fit_model(model: ModelSpec, dataset: Dataset, *, config_hash: str | None = None) -> Result:
-    """Fit one validated model spec on a loaded dataset."""
-    family = get_family(model.family)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        data = prepare(model, dataset.frame, family, source=dataset.name)
-        estimate, family, _notes = fit_with_remedies(model, data, family)
-    captured = [str(w.message) for w in caught if not issubclass(w.category, C2StatsWarning)
-                and not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
-    for w in caught:  # re-emit so callers (and the CLI) see them
-        if issubclass(w.category, C2StatsWarning):
-            warnings.warn(w.message, w.category, stacklevel=2)
-    return make_result(model, estimate, data, family, config_hash=config_hash, data_hash=dataset.data_hash,
-                       spec_hash=spec_hash(model), captured=sorted(set(captured)))
-
-
 def fit(spec: Mapping[str, Any], data: pd.DataFrame) -> Result:
     """Fit one model from a spec with exactly the keys of a ``[[models]]`` entry.
 
@@ -75,7 +86,6 @@ def fit(spec: Mapping[str, Any], data: pd.DataFrame) -> Result:
     -------
     Result
     """
-    from .config import _Origin, _validate_section
 
     body = {"id": "model", **dict(spec)}
     if "extends" in body:
@@ -126,8 +136,6 @@ def _load_datasets(cfg: AnalysisConfig) -> tuple[dict[str, Dataset], dict[str, s
 
 def _columns_read(model: ModelSpec) -> list[str] | None:
     """Columns fitting ``model`` reads (formula, outcome, weights, vcov groups, family extras, sample)."""
-    from .families._base import needed_columns
-    from .restrict import parse_restriction
 
     try:
         cols = needed_columns(model, get_family(model.family))
@@ -159,9 +167,6 @@ def _fit_all(cfg: AnalysisConfig, *, executor=None, cache=None, progress: bool =
     and overlays are re-emitted in config order; those of grid specifications stay in their
     Results' ``meta['warnings']``.
     """
-    from .cache import LazyResults, Payload, fit_key
-    from .executors import FitTask, Progress, SerialExecutor
-    from .robustness import grid_model_ids
 
     executor = executor or SerialExecutor()
     datasets, source_of = _load_datasets(cfg)
@@ -237,10 +242,6 @@ def _located(exc: BaseException, cfg: AnalysisConfig, model: ModelSpec) -> BaseE
 
 
 def _codebook_labels() -> dict[str, str]:
-    try:
-        from .datasets import UNITS, codebook
-    except ImportError:
-        return {}
     labels: dict[str, str] = {}
     for unit in UNITS:
         try:
@@ -274,14 +275,11 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
     progress
         Show a progress bar (fits done, failures, time left) on standard error.
     """
-    from .cache import FitCache
-    from .executors import Executor, make_executor
-    from .report import Artefact
-    from .robustness import appendix_formats, appendix_tables, grid_model_ids, grid_outputs
 
     cfg = load_analysis(path)
     out_dir = Path(out) if out is not None else Path("reports") / cfg.id
-    runner = executor if isinstance(executor, Executor) else make_executor(executor, jobs=jobs, scheduler=scheduler)
+    runner = executor if isinstance(executor, Executor) else executors.make_executor(executor, jobs=jobs,
+                                                                                               scheduler=scheduler)
     store = FitCache(cache_dir, write=not check) if cache else None
     fits = _fit_all(cfg, executor=runner, cache=store, progress=progress)
     results = fits.results
@@ -326,9 +324,6 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
 def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Mapping[str, pd.DataFrame],
                      labels: dict[str, str]) -> tuple[list, list[str]]:
     """Tables, hypothesis verdicts, figures, diagnostics and replications, in report order."""
-    from .diagnostics import diagnostics_notes, diagnostics_summary
-    from .report import Artefact
-    from .tables import frame_table
 
     artefacts: list = []
     for spec in cfg.spec.tables:
@@ -339,7 +334,6 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
             model = dataclasses.replace(model, notes=(*model.notes, *extra))
         artefacts.append(Artefact("table", spec.id, model.title, "Tables", tuple(spec.formats), table=model))
     if cfg.spec.hypotheses:
-        from .hypotheses import evaluate_hypotheses, verdict_display
 
         try:
             verdicts = evaluate_hypotheses(cfg.spec.hypotheses, results)
@@ -355,8 +349,6 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
                                   caption="One row per hypothesis and model (and moderator value); estimates on "
                                           "the model's scale; p-values adjusted within each declared family."))
     if cfg.spec.figures:
-        from .figures import build_figure
-
         for spec in cfg.spec.figures:
             figure = build_figure(spec, results, {m: frames[m] for m in spec.models if m in frames})
             artefacts.append(Artefact("figure", spec.id, spec.title or spec.id, "Figures", tuple(spec.formats),
@@ -369,22 +361,19 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
                                           "convergence, run for the families they concern."))
     failures: list[str] = []
     if cfg.spec.replications:
-        from .replication import compare, display_frame, failures as replication_lines, notes
-
         for spec in cfg.spec.replications:
-            frame = compare(spec, results[spec.model])
-            failures += replication_lines({spec.id: frame})
-            table = frame_table(display_frame(spec, frame), f"Replication: {spec.source}", notes(spec),
+            frame = replication.compare(spec, results[spec.model])
+            failures += replication.failures({spec.id: frame})
+            table = frame_table(replication.display_frame(spec, frame), f"Replication: {spec.source}",
+                                replication.notes(spec),
                                 table_id=spec.id)
             artefacts.append(Artefact("table", spec.id, f"Replication of {spec.source}", "Replications",
                                       tuple(spec.formats), table=table))
     return artefacts, failures
 
 
-
 def _specifications_table(grid):
     """Every specification of the grid as a table (written as CSV): choices, estimate, status, spec hash."""
-    from .tables import frame_table
 
     frame = grid.specifications.copy()
     frame["spec_hash"] = frame["spec_hash"].fillna("")

@@ -39,8 +39,12 @@ from scipy import stats
 from scipy.special import expit
 
 from .errors import C2StatsWarning, SpecificationError
+from .families import FAMILIES, Family, get_family
+from .families._base import prepare
+from .families._cox_engine import CoxFit, survival_curves
 from .formula import Formula, design_matrix, parse_formula
 from .results import Result
+from .spec import ModelSpec
 
 #: Inverse link and its derivative d mu / d eta.
 LINKS: dict[str, tuple[Any, Any]] = {
@@ -49,10 +53,16 @@ LINKS: dict[str, tuple[Any, Any]] = {
     "probit": (stats.norm.cdf, stats.norm.pdf),
     "cloglog": (lambda e: -np.expm1(-np.exp(e)), lambda e: np.exp(e - np.exp(e))),
 }
-#: The link of each family whose mean is a function of one linear predictor.
-FAMILY_LINKS = {"logit": "logit", "firth": "logit", "probit": "probit", "ols": "identity", "mixed": "identity",
-                "panel": "identity"}
-SURVIVAL_PARAMETRIC = ("weibull", "exponential")
+
+
+def family_facts(name: str | None) -> type[Family]:
+    """The registered family class ``name`` (its prediction facts); the base class when unknown."""
+    return FAMILIES.get(str(name), Family)
+
+
+def predictable(kinds: tuple[str, ...]) -> list[str]:
+    """Names of the registered families whose ``prediction`` is one of ``kinds`` (for messages)."""
+    return sorted(n for n, f in FAMILIES.items() if f.prediction in kinds)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -60,7 +70,6 @@ SURVIVAL_PARAMETRIC = ("weibull", "exponential")
 # ----------------------------------------------------------------------------------------------
 def model_spec(result: Result, models: Mapping[str, Any] | None = None):
     """The :class:`~c2stats.config.ModelSpec` of ``result``: from ``models`` or ``meta["model_spec"]``."""
-    from .config import ModelSpec
 
     mid = result.meta.get("model_id")
     if models is not None and mid in models:
@@ -76,8 +85,6 @@ def model_spec(result: Result, models: Mapping[str, Any] | None = None):
 
 def estimation_sample(result: Result, frame: pd.DataFrame, spec=None):
     """Re-apply the model's sample restriction and complete-case rule to ``frame``: a ModelData."""
-    from .families import get_family
-    from .families._base import prepare
 
     spec = model_spec(result) if spec is None else spec
     with warnings.catch_warnings():  # the fit already reported dropped rows
@@ -104,6 +111,7 @@ class Predictor:
     equations: dict  #: equation ('' or the component) -> (positions in coef, design column names)
     link: str | None  #: inverse link for the response scale (None: no single-index mean)
     base: str | None  #: multinomial logit: the base category
+    multinomial: bool  #: one equation per non-base outcome category (mnlogit)
     conf_level: float
     df_resid: float | None  #: t reference distribution of intervals when given (ols)
 
@@ -144,15 +152,15 @@ def predictor(result: Result, state: Mapping | None = None) -> Predictor:
     for comp in regression:
         pos = np.flatnonzero(components == comp)
         equations[comp] = (pos, tuple(tidy["term"].iloc[pos]))
-    link = FAMILY_LINKS.get(family)
-    if family == "discrete_hazard":
-        link = result.glance.get("link") or dict(meta.get("options", {})).get("link", "logit")
-    base = str(result.glance.get("base")) if family == "mnlogit" else None
+    facts = family_facts(family)
+    link = facts().link_of(dict(meta.get("options", {}))) if facts.prediction == "mean" else None
+    multinomial = facts.prediction == "multinomial"
+    base = str(result.glance.get("base")) if multinomial else None
     df_resid = meta.get("df_resid")
     return Predictor(
         model_id=mid, family=family, formula=parse_formula(meta["formula"]), state=dict(state),
         coef=np.nan_to_num(tidy["estimate"].to_numpy(dtype=float)), vcov=np.nan_to_num(vcov), equations=equations,
-        link=link, base=base, conf_level=float(meta.get("conf_level", 0.95)),
+        link=link, base=base, multinomial=multinomial, conf_level=float(meta.get("conf_level", 0.95)),
         df_resid=None if df_resid is None or not np.isfinite(df_resid) else float(df_resid),
     )
 
@@ -260,7 +268,7 @@ def _mnlogit_probabilities(pred: Predictor, newdata: pd.DataFrame) -> tuple[np.n
 
 def response(pred: Predictor, newdata: pd.DataFrame, category: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The mean (probability) at each row and its Jacobian; ``category`` for multinomial models."""
-    if pred.family == "mnlogit":
+    if pred.multinomial:
         cats = pred.categories
         if category is None or str(category) not in cats:
             raise SpecificationError(f"model {pred.model_id!r}: choose a category of the outcome: {cats}.")
@@ -270,7 +278,7 @@ def response(pred: Predictor, newdata: pd.DataFrame, category: str | None = None
     if pred.link is None:
         raise SpecificationError(
             f"model {pred.model_id!r} ({pred.family}) has no response scale here; predicted probabilities need "
-            f"one of the families {', '.join(sorted(FAMILY_LINKS))}, discrete_hazard or mnlogit."
+            f"one of the families {', '.join(predictable(('mean', 'multinomial')))}."
         )
     eta, J = linear_predictor(pred, newdata)
     inv, deriv = LINKS[pred.link]
@@ -293,17 +301,17 @@ def predict(pred: Predictor, newdata: pd.DataFrame, *, scale: Literal["link", "r
     """
     z = pred.quantile(conf_level)
     if scale == "link":
-        eq = "" if pred.family != "mnlogit" else _equation_of(pred, category)
+        eq = "" if not pred.multinomial else _equation_of(pred, category)
         eta, J = linear_predictor(pred, newdata, eq)
         se = _se(J, pred.vcov)
         return pd.DataFrame({"estimate": eta, "std_error": se, "conf_low": eta - z * se, "conf_high": eta + z * se})
-    interval = interval or ("response" if pred.family == "mnlogit" else "link")
+    interval = interval or ("response" if pred.multinomial else "link")
     mu, J = response(pred, newdata, category)
     se = _se(J, pred.vcov)
     if interval == "response":
         lo, hi = mu - z * se, mu + z * se
     else:
-        if pred.family == "mnlogit":
+        if pred.multinomial:
             raise SpecificationError(
                 f"model {pred.model_id!r}: multinomial probabilities have no single link; use interval = 'response'."
             )
@@ -347,7 +355,7 @@ def marginal_effect(pred: Predictor, newdata: pd.DataFrame, variable: str, *,
     up[variable] = x + h
     down[variable] = x - h
     if scale == "link":
-        eq = "" if pred.family != "mnlogit" else _equation_of(pred, category)
+        eq = "" if not pred.multinomial else _equation_of(pred, category)
         (f_up, j_up), (f_down, j_down) = linear_predictor(pred, up, eq), linear_predictor(pred, down, eq)
     else:
         (f_up, j_up), (f_down, j_down) = response(pred, up, category), response(pred, down, category)
@@ -433,9 +441,13 @@ def number_at_risk(time: np.ndarray, at: Sequence[float], *, entry: np.ndarray |
 def _cox_fit(result: Result, sample, spec):
     """The engine's CoxFit of ``result`` (refitted on ``sample`` when the result was loaded from disk),
     carrying the result's reported covariance (survfit uses the robust one when the model has it)."""
-    from .families import get_family
-    from .families._cox_engine import CoxFit
 
+    options = dict(spec.options or {})
+    for key, what in (("frailty", "a shared-frailty"), ("tt", "a time-varying-coefficient (tt)")):
+        if options.get(key):
+            raise SpecificationError(f"model {spec.id!r} is {what} Cox model; predicted survival curves are not "
+                                     f"available for it (R's survfit refuses them too). Draw them from the model "
+                                     f"without options.{key}.")
     fit = result.raw
     if not isinstance(fit, CoxFit):
         with warnings.catch_warnings():
@@ -460,7 +472,6 @@ def cox_survival(result: Result, sample, spec, newdata: pd.DataFrame, *, conf_le
     event time): ``curve, time, estimate, std_error, conf_low, conf_high`` (``std_error`` of the
     cumulative hazard; log intervals).
     """
-    from .families._cox_engine import survival_curves
 
     fit = _cox_fit(result, sample, spec)
     pred = predictor(result, sample.design.state)

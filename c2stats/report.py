@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
 from .errors import ConfigError
+from .figures import save_figure
 from .results import Result, dump_json, save_result
 from .tables import RENDERERS, TableModel, render_markdown
 
@@ -61,7 +62,6 @@ def write_report_files(folder: Path, *, cfg, results: dict[str, Result], artefac
             for fmt in art.formats:
                 write(f"tables/{art.id}.{fmt}", RENDERERS[fmt](art.table))
         else:
-            from .figures import save_figure
 
             import matplotlib.pyplot as plt
 

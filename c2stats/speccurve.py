@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .figures import themed
+from .tables import TableModel, TableRow
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -215,8 +218,6 @@ def plot_specification_curve(specs: pd.DataFrame, axes: Mapping[str, Sequence[st
         p < alpha, opposite sign and p < alpha, not significant. Sorting is by estimate, ties by
         spec id, so the figure is deterministic.
     """
-    from .figures import themed
-
     with themed():
         return _draw_curve(specs, axes, focal=focal, alpha=alpha, expected_sign=expected_sign,
                            exponentiate=exponentiate, title=title, ax=ax)
@@ -310,8 +311,6 @@ def _pct(value: Any) -> str:
 def grid_tables(grid_id: str, title: str, summary: pd.DataFrame, influence: pd.DataFrame, choices: pd.DataFrame, *,
                 alpha: float = 0.05, exponentiate: bool = False) -> dict[str, "TableModel"]:
     """``<id>_summary``, ``<id>_influence`` and ``<id>_choices`` as TableModels (rendered by any renderer)."""
-    from .tables import TableModel, TableRow
-
     a = f"{alpha:g}"
     stats: list[tuple[str, str, Any]] = [
         ("Specifications", "int", "specifications"),

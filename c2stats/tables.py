@@ -24,106 +24,49 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
 
-from ._spec import Identifier, Strict, suggest
 from .errors import C2StatsError, ConfigError
+from .families import FAMILIES, Family
 from .results import Result
-
-
-class TableSpec(Strict):
-    """``[[tables]]``: a regression table of several models side by side."""
-
-    id: Identifier = Field(description="Table id; files are tables/<id>.<format>.")
-    models: list[str] = Field(min_length=1, description="Model ids, one column each (one per outcome for multinomial models), in order.")
-    title: str = Field(default="", description="Caption of the table.")
-    formats: list[Literal["md", "tex", "html", "csv", "docx"]] = Field(
-        default_factory=lambda: ["md", "tex"],
-        description="Output formats: md, tex (booktabs + threeparttable), html (a <table> fragment), csv, "
-                    "docx (needs the optional extra: pip install 'c2stats[docx]').",
-    )
-    exponentiate: bool = Field(
-        default=False,
-        description="Show exp(estimate) (hazard/odds ratios) with exp-transformed confidence limits and "
-                    "delta-method standard errors; ancillary parameters stay on their own scale.",
-    )
-    statistic: Literal["std_error", "conf_int", "statistic", "p_value", "none"] = Field(
-        default="std_error", description="What is shown beneath each estimate: std_error, conf_int, statistic, p_value or none."
-    )
-    stars: bool | dict[str, float] = Field(
-        default=True,
-        description="Significance stars: true = {'*'=0.05, '**'=0.01, '***'=0.001}; false = none; or a custom "
-                    "table of symbol = p-value threshold, e.g. { '+' = 0.1, '*' = 0.05 }.",
-    )
-    digits: int = Field(default=3, ge=0, le=10, description="Decimal places of estimates and their statistics.")
-    terms: list[str] | None = Field(
-        default=None,
-        description="Terms to show, in this order (default: all, first-seen order); ancillary terms are "
-                    "written '<component>: <term>', e.g. 'ancillary: log_shape'.",
-    )
-    labels: dict[str, str] = Field(
-        default_factory=dict, description="Display names of terms (override model labels and codebook labels)."
-    )
-    gof: list[str] | None = Field(
-        default=None,
-        description="Fit statistics (glance keys, e.g. nobs, n_events, aic, ph_global_p) to show, in order; "
-                    "default: those of GOF_MAP that apply to the models' families.",
-    )
-    notes: list[str] = Field(default_factory=list, description="Notes printed under the table, after the automatic ones.")
-
-    @field_validator("stars")
-    @classmethod
-    def _check_stars(cls, value):
-        if isinstance(value, dict):
-            for symbol, threshold in value.items():
-                if not symbol.strip():
-                    raise ValueError("a star symbol is empty; use e.g. { '*' = 0.05, '**' = 0.01 }")
-                if not 0 < threshold < 1:
-                    raise ValueError(f"star {symbol!r} has threshold {threshold}; thresholds are p-values in (0, 1)")
-            if len(set(value.values())) != len(value):
-                raise ValueError("two star symbols share a threshold; give each its own p-value")
-        return value
-
+from .spec import TableSpec, suggest
 
 DEFAULT_STARS = {"*": 0.05, "**": 0.01, "***": 0.001}
 
-#: Families whose ``tidy.component`` is an outcome category, laid out as one column per category.
-OUTCOME_COLUMN_FAMILIES = frozenset({"mnlogit"})
-
-_SURVIVAL = "cox weibull exponential discrete_hazard"
-
 #: Fit statistics (modelsummary's ``gof_map``): glance key, row label, digits (0 = a count with
 #: thousands separators, ``None`` = text, ``"p"`` = a p-value: 3 decimals, "<0.001" below) and the
-#: families it is shown for by default ("*" = all).
-#: A row is shown when its key applies to a model's family and that model's glance has a value.
+#: scope: "*" = shown for every family, "family" = shown for families that list the key in
+#: ``Family.gof_keys``. A row is shown when its key applies to a model and that model's glance has a value.
 GOF_MAP = pd.DataFrame(
     [
         ("nobs", "N", 0, "*"),
-        ("n_events", "Events", 0, _SURVIVAL),
-        ("n_subjects", "Subjects", 0, _SURVIVAL),
+        ("n_events", "Events", 0, "family"),
+        ("n_subjects", "Subjects", 0, "family"),
         ("n_clusters", "Clusters", 0, "*"),
-        ("n_strata", "Strata", 0, "cox"),
-        ("n_entities", "Entities", 0, "panel"),
-        ("n_periods", "Periods", 0, "panel"),
-        ("n_groups", "Groups", 0, "mixed"),
+        ("n_strata", "Strata", 0, "family"),
+        ("n_entities", "Entities", 0, "family"),
+        ("n_periods", "Periods", 0, "family"),
+        ("n_groups", "Groups", 0, "family"),
         ("loglik", "Log-likelihood", 2, "*"),
         ("aic", "AIC", 1, "*"),
         ("bic", "BIC", 1, "*"),
-        ("pseudo_r2", "Pseudo R²", 3, "logit probit firth mnlogit"),
-        ("r2", "R²", 3, "ols"),
-        ("adj_r2", "Adj. R²", 3, "ols"),
-        ("r2_within", "R² (within)", 3, "panel"),
-        ("icc", "ICC", 3, "mixed"),
-        ("ph_global_p", "PH test p (global)", "p", "cox"),
-        ("ties", "Ties", None, "cox"),
+        ("pseudo_r2", "Pseudo R²", 3, "family"),
+        ("r2", "R²", 3, "family"),
+        ("adj_r2", "Adj. R²", 3, "family"),
+        ("r2_within", "R² (within)", 3, "family"),
+        ("rmse", "RMSE", 3, "family"),
+        ("icc", "ICC", 3, "family"),
+        ("r2_marginal", "R² (marginal)", 3, "family"),
+        ("r2_conditional", "R² (conditional)", 3, "family"),
+        ("ph_global_p", "PH test p (global)", "p", "family"),
+        ("ties", "Ties", None, "family"),
         ("n_boot", "Bootstrap draws", 0, "*"),
         ("vcov_type", "Std. errors", None, "*"),
     ],
-    columns=["key", "label", "digits", "families"],
+    columns=["key", "label", "digits", "scope"],
 ).astype({"digits": object})
 
 #: What ``exp(estimate)`` is called on each scale (``Result.meta["scale"]``); others: exponentiated coefficients.
@@ -228,6 +171,11 @@ class TableModel:
 # ----------------------------------------------------------------------------------------------
 # Formatting helpers
 # ----------------------------------------------------------------------------------------------
+def _family_facts(result: Result) -> type[Family]:
+    """The family class of a result (its facts: GOF keys, column layout); the base class if unknown."""
+    return FAMILIES.get(str(result.meta.get("family")), Family)
+
+
 def _missing(value) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
@@ -327,7 +275,7 @@ def _columns(results: Sequence[Result]) -> list[_Column]:
         header = str(r.meta.get("label") or r.model_id) + ("" if _converged(r) else DAGGER)
         tidy = r.tidy
         comp = tidy["component"].fillna("").astype(str) if "component" in tidy.columns else None
-        if comp is not None and r.meta.get("family") in OUTCOME_COLUMN_FAMILIES and (comp != "").all():
+        if comp is not None and _family_facts(r).outcome_columns and (comp != "").all():
             for i, outcome in enumerate(dict.fromkeys(comp)):
                 part = tidy[comp == outcome]
                 out.append(_Column(r, header, outcome, part.set_index("term"), frozenset(), i == 0))
@@ -442,7 +390,7 @@ def build_table(results: Sequence[Result], spec: TableSpec, codebook_labels: Map
     if spec.exponentiate and ancillary_shown:
         notes.append("Ancillary parameters (component rows) are on their own scale, not exponentiated.")
     for r in results:
-        if r.meta.get("family") in OUTCOME_COLUMN_FAMILIES and any(c.result is r and c.outcome is not None for c in cols):
+        if _family_facts(r).outcome_columns and any(c.result is r and c.outcome is not None for c in cols):
             base = r.glance.get("base")
             against = f"the base category {str(base)!r}" if not _missing(base) else "the base category"
             notes.append(f"{r.meta.get('label') or r.model_id}: one column per outcome category, each against "
@@ -469,7 +417,7 @@ def build_table(results: Sequence[Result], spec: TableSpec, codebook_labels: Map
 
 
 def _gof_rows(results: Sequence[Result], wanted: list[str] | None) -> list[tuple[str, str, Any]]:
-    gmap = {row.key: (row.label, row.digits, row.families.split()) for row in GOF_MAP.itertuples()}
+    gmap = {row.key: (row.label, row.digits, row.scope) for row in GOF_MAP.itertuples()}
     if wanted is not None:
         out = []
         for key in wanted:
@@ -477,8 +425,8 @@ def _gof_rows(results: Sequence[Result], wanted: list[str] | None) -> list[tuple
             out.append((key, label, digits))
         return out
     keys = []
-    for key, (label, digits, families) in gmap.items():
-        if any((families == ["*"] or r.meta.get("family") in families) and not _missing(r.glance.get(key)) for r in results):
+    for key, (label, digits, scope) in gmap.items():
+        if any((scope == "*" or key in _family_facts(r).gof_keys) and not _missing(r.glance.get(key)) for r in results):
             keys.append((key, label, digits))
     return keys
 

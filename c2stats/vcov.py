@@ -10,44 +10,49 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from . import sandwich
 from .errors import ConfigError, DataError, FewNodesWarning, SpecificationError
 
 
 @dataclass(frozen=True)
 class VcovType:
+    """One variance type: its name in config, the options it takes, and how tables label it."""
+
     name: str
     options: frozenset[str]
     required: frozenset[str]
     summary: str
+    label: str
 
 
+#: The one table of variance types; the config's ``Literal``, the labels and the checks derive from it.
 VCOV_TYPES: dict[str, VcovType] = {
-    v.name: v
+    v.name: VcovType(v.name, v.options | {"ssc"}, v.required, v.summary, v.label)
     for v in (
-        VcovType("model", frozenset(), frozenset(), "inverse of the (expected) information matrix"),
-        VcovType("robust", frozenset(), frozenset(), "the family's robust sandwich (coxph robust; HC0 for GLMs)"),
-        VcovType("HC0", frozenset(), frozenset(), "sandwich HC0"),
-        VcovType("HC1", frozenset(), frozenset(), "sandwich HC1 = n/(n-k) HC0"),
-        VcovType("cluster", frozenset({"groups", "hc"}), frozenset({"groups"}), "one- or two-way cluster-robust"),
-        VcovType("dyadic", frozenset({"groups"}), frozenset({"groups"}), "dyadic-robust (Aronow, Samii & Assenova 2015)"),
-        VcovType("bootstrap", frozenset({"groups", "reps", "seed"}), frozenset({"seed"}), "seeded (cluster) bootstrap"),
+        VcovType("model", frozenset(), frozenset(), "inverse of the (expected) information matrix", "Model-based"),
+        VcovType("robust", frozenset(), frozenset(), "the family's robust sandwich (coxph robust; HC0 for GLMs)",
+                 "Robust"),
+        VcovType("HC0", frozenset(), frozenset(), "sandwich HC0", "HC0"),
+        VcovType("HC1", frozenset(), frozenset(), "sandwich HC1 = n/(n-k) HC0", "HC1"),
+        VcovType("cluster", frozenset({"groups", "hc"}), frozenset({"groups"}), "one- or two-way cluster-robust",
+                 "Clustered"),
+        VcovType("dyadic", frozenset({"groups"}), frozenset({"groups"}), "dyadic-robust (Aronow, Samii & Assenova 2015)",
+                 "Dyadic-robust"),
+        VcovType("bootstrap", frozenset({"groups", "reps", "seed"}), frozenset({"seed"}), "seeded (cluster) bootstrap",
+                 "Bootstrap"),
     )
 }
 
+#: The names as a ``Literal`` (the type of ``vcov.type`` in :class:`~c2stats.spec.VcovSpec`).
+VcovName = Literal[tuple(VCOV_TYPES)]  # type: ignore[valid-type]
+
 #: Label shown in tables for each type.
-VCOV_LABELS = {
-    "model": "Model-based",
-    "robust": "Robust",
-    "HC0": "HC0",
-    "HC1": "HC1",
-    "cluster": "Clustered",
-    "dyadic": "Dyadic-robust",
-    "bootstrap": "Bootstrap",
-}
+VCOV_LABELS = {name: v.label for name, v in VCOV_TYPES.items()}
 
 
 #: Dyadic-robust SEs warn below this many distinct nodes. In simulations with dependence through
@@ -91,6 +96,11 @@ def check_vcov(vcov, family) -> None:
         )
     kind = VCOV_TYPES[vcov.type]
     given = {k for k in ("groups", "hc", "reps", "seed") if getattr(vcov, k) is not None}
+    if getattr(vcov, "ssc", "R") != "R":
+        given.add("ssc")
+        if vcov.ssc not in getattr(family, "ssc_conventions", ("R",)):
+            raise ConfigError(f"ssc {vcov.ssc!r} is not offered by the {family.name} family; remove ssc (R's "
+                              "conventions apply).")
     extra = given - kind.options
     if extra:
         allowed = ", ".join(sorted(kind.options)) or "no options"
@@ -154,7 +164,6 @@ def sandwich_vcov(vcov, *, bread, scores, groups, n: int, k: int, cluster_defaul
     DataError
         Dyadic variance with a row whose two members are the same.
     """
-    from . import sandwich
 
     where = f"model {model_id!r}: " if model_id else ""
     if vcov.type == "model":

@@ -401,7 +401,7 @@ def test_fit_statistics_per_family_and_blank_when_missing():
     table = build_table([efron, logit], TableSpec(id="t", models=["a", "b"], gof=["n_clusters", "aic", "deviance"]))
     assert [(r.label, r.cells) for r in table.gof] == [("Clusters", ("", "")), ("AIC", ("1,454.2", "2,006.5")),
                                                        ("deviance", ("", ""))]
-    assert {"key", "label", "digits", "families"} <= set(GOF_MAP.columns) and GOF_MAP["key"].is_unique
+    assert {"key", "label", "digits", "scope"} <= set(GOF_MAP.columns) and GOF_MAP["key"].is_unique
     tiny = result("c", "cox", "log_hazard", tidy(["x"], [1.0], [0.5]), {"nobs": 10, "ph_global_p": 0.00042})
     assert [r.cells for r in build_table([tiny], TableSpec(id="t", models=["c"], gof=["ph_global_p"])).gof] == [("<0.001",)]
 

@@ -26,8 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from c2stats._version import __version__
+from c2stats.cache import default_cache_dir
+from c2stats.datasets.coding import resolve_coding_path
 from c2stats.datasets.schema import read_table, validate_frame
+from c2stats.datasets.stages import BuildOptions, build_all
 from c2stats.errors import DataError
+from c2stats.spec import WINDOW_LIMITS  # noqa: F401  (re-exported for the CLI)
 
 __all__ = ["UNITS", "load_builtin", "codebook", "build", "read_table", "validate", "describe"]
 
@@ -100,9 +105,6 @@ def load_builtin(unit: str, built: Path | None = None) -> pd.DataFrame:
 
 
 DEFAULT_WINDOW = (1980, 2010)
-#: Years the vendored sources cover (COW system membership 1816-2016; SIPRI ends 2014). DCAD, and so
-#: every informal arrangement, is observed 1980-2010 only.
-WINDOW_LIMITS = (1816, 2014)
 
 
 def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed: bool,
@@ -117,9 +119,6 @@ def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed
     import shutil
     import tempfile
 
-    from c2stats import __version__
-    from c2stats.cache import default_cache_dir
-    from c2stats.datasets.coding import resolve_coding_path
 
     coding_path = resolve_coding_path(coding)
     win = tuple(window or DEFAULT_WINDOW)
@@ -164,7 +163,6 @@ def build(dest: Path | None = None, coding: str | Path | None = None,
         Unit name (and ``codebook``) -> written file. With the default coding the files are
         byte-identical to the shipped ones.
     """
-    from c2stats.datasets.stages import BuildOptions, build_all
 
     win = tuple(window or DEFAULT_WINDOW)
     paths = build_all(dest=dest, coding=coding,

@@ -2,31 +2,29 @@
 
 A family is a class with ``name``, ``kind`` ('survival' or 'regression'), ``scale`` of its
 estimates, an ``Options`` pydantic model (every option typed and documented), the ``vcov_types``
-it supports, and ``fit(spec, data) -> Estimate``. :func:`register_family` adds one.
+it supports, the facts renderers read (link, binary outcome, fit statistics, prediction support,
+remedies: see :class:`~c2stats.families._base.Family`), and ``fit(spec, data) -> Estimate``.
+:func:`register_family` adds one; importing this package registers the built-in families.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-FAMILIES: dict[str, Any] = {}
-
-
-def register_family(name: str):
-    """Class decorator registering a model family under ``name``."""
-
-    def decorate(cls):
-        cls.name = name
-        FAMILIES[name] = cls
-        return cls
-
-    return decorate
-
-
-def get_family(name: str):
-    """An instance of the registered family ``name``."""
-    return FAMILIES[name]()
-
-
 # Importing the modules registers the built-in families.
-from . import clogit, cox, discrete_hazard, exponential, firth, logit, mixed, mnlogit, ols, panel, probit, weibull  # noqa: E402,F401
+from . import (  # noqa: E402,F401,I001
+    clogit,
+    cox,
+    discrete_hazard,
+    exponential,
+    firth,
+    logit,
+    mixed,
+    mnlogit,
+    ols,
+    panel,
+    probit,
+    weibull,
+)
+from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._registry import FAMILIES, get_family, register_family
+
+__all__ = ["FAMILIES", "Estimate", "Family", "FamilyOptions", "ModelData", "get_family", "register_family"]

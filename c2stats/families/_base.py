@@ -6,19 +6,28 @@ else (sample restriction, missing values, design matrix, rank checks, tidy/glanc
 
 from __future__ import annotations
 
-import platform
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Mapping
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from scipy import stats
 
-from ..errors import DataError, FormulaError, RowsDroppedWarning, SpecificationError
+from ..errors import (
+    CollinearityWarning,
+    DataError,
+    FormulaError,
+    RowsDroppedWarning,
+    SpecificationError,
+    suggest,
+)
 from ..formula import Design, design_matrix, parse_formula
-from ..restrict import evaluate_restriction, parse_restriction
+from ..provenance import library_versions
+from ..restrict import evaluate_restriction, parse_restriction, undecided_rows
+from ..results import Result
+from ..spec import ModelSpec
 from ..vcov import VCOV_LABELS, group_columns
 
 
@@ -82,11 +91,38 @@ class Family:
     Options: ClassVar[type[FamilyOptions]] = FamilyOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model",)
 
+    # Facts the other stages read instead of branching on a family's name ------------------------
+    #: What the outcome is: continuous, binary, multinomial or survival.
+    outcome: ClassVar[Literal["continuous", "binary", "multinomial", "survival"]] = "continuous"
+    #: The inverse link of a single-index mean (a key of ``c2stats.predict.LINKS``), or None.
+    link: ClassVar[str | None] = None
+    #: Fits are checked for (quasi-)complete separation (``on_separation`` applies).
+    separation_check: ClassVar[bool] = False
+    #: ``tidy.component`` names an outcome category: tables lay out one column per category.
+    outcome_columns: ClassVar[bool] = False
+    #: Family-specific fit statistics (``c2stats.tables.GOF_MAP`` keys) shown by default.
+    gof_keys: ClassVar[tuple[str, ...]] = ()
+    #: What ``c2stats.predict`` can compute: "mean" (one linear predictor through ``link``),
+    #: "multinomial", "cox" (survival from the baseline hazard), "parametric_survival", or None.
+    prediction: ClassVar[Literal["mean", "multinomial", "cox", "parametric_survival"] | None] = None
+    #: Fits get the proportional-hazards test (cox.zph) as a diagnostic.
+    ph_test: ClassVar[bool] = False
+    #: Small-sample conventions the family can follow (``vcov.ssc``).
+    ssc_conventions: ClassVar[tuple[str, ...]] = ("R",)
+    #: The family absorbs fixed effects given after ``|`` in the formula.
+    absorbs_fixed_effects: ClassVar[bool] = False
+    #: Remedies named when a fit does not converge.
+    remedy: ClassVar[str] = "raise the iteration limit in options, rescale covariates, or simplify the model"
+
+    def link_of(self, options: Mapping[str, Any]) -> str | None:
+        """The link of a model with these (validated) options (a family with a link option overrides it)."""
+        return self.link
+
     def extra_columns(self, options: dict) -> list[str]:
         """Data columns the family reads besides formula, outcome, weights and vcov groups."""
         return []
 
-    def fit(self, spec, data: ModelData) -> Estimate:  # pragma: no cover - interface
+    def fit(self, spec: ModelSpec, data: ModelData) -> Estimate:  # pragma: no cover - interface
         raise NotImplementedError
 
 
@@ -112,10 +148,10 @@ def _rows(index: np.ndarray, limit: int = 5) -> str:
 
 def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None) -> ModelData:
     """Restrict, drop incomplete rows (warning with counts), build the design matrix, check the outcome."""
-    from ..config import suggest
 
     where = f"model {spec.id!r}"
     columns = needed_columns(spec, family)
+    formula_columns = parse_formula(spec.formula).columns
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         hints = "; ".join(f"{m!r}{suggest(m, list(map(str, frame.columns)))}" for m in missing)
@@ -124,14 +160,23 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
     notes: list[str] = []
     data = frame
     if spec.sample:
-        mask = evaluate_restriction(parse_restriction(spec.sample), frame)
+        restriction = parse_restriction(spec.sample)
+        mask = evaluate_restriction(restriction, frame)
         data = frame.loc[mask]
+        undecided = undecided_rows(restriction, frame)
+        if undecided:
+            message = (f"{where}: the sample restriction {spec.sample!r} dropped {undecided} of {n_input} rows on "
+                       f"which it is missing (a column it compares is missing: {', '.join(restriction.columns)}); "
+                       "write 'x is missing' or 'x is not missing' to decide on them.")
+            notes.append(message)
+            warnings.warn(message, RowsDroppedWarning, stacklevel=3)
         if len(data) == 0:
             raise SpecificationError(
                 f"{where}: the sample restriction {spec.sample!r} keeps no rows of {n_input}; loosen it.",
                 source=source,
             )
-    incomplete = data[columns].isna()
+    complete = [c for c in columns if c not in set(formula_columns) - set(parse_formula(spec.formula).complete_columns)]
+    incomplete = data[complete].isna()
     if incomplete.any(axis=None):
         counts = incomplete.sum()
         detail = ", ".join(f"{c} ({int(n)})" for c, n in counts.items() if n)
@@ -158,7 +203,6 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
     _check_magnitude(design, data, where, source)
     design, dropped = _check_rank(design, where, source, getattr(spec, "on_collinear", "error"))
     if dropped:
-        from ..diagnostics import CollinearityWarning
 
         message = (f"{where}: {', '.join(map(repr, dropped))} omitted because of collinearity (a linear combination "
                    "of earlier terms, or constant); no coefficient is estimated for it.")
@@ -333,10 +377,17 @@ def check_binary_response(spec, data: ModelData, family_name: str) -> None:
     """
     y = np.asarray(data.y, dtype=float)
     bad = np.flatnonzero((y < 0) | (y > 1))
-    if not len(bad):
-        return
     formula = parse_formula(spec.formula)
     column = formula.response.label if formula.response is not None else str(spec.formula).split("~")[0].strip()
+    if not len(bad) and y.size and np.all(y == y[0]):  # not separation: there is nothing to separate
+        raise DataError(
+            f"model {spec.id!r}: the outcome {column!r} is {y[0]:g} in every one of the {y.size} rows of the "
+            f"estimation sample, so the {family_name} model has nothing to explain. Check the sample restriction "
+            "and the rows dropped for missing values; an indicator coded 1/missing (missing meaning 0) loses all "
+            f"its zeros that way: recode it with I(fillna({column}, 0)) or restrict with '{column} is missing'."
+        )
+    if not len(bad):
+        return
     values = sorted(set(y[bad].tolist()))
     shown = ", ".join(f"{v:g}" for v in values[:5]) + (", ..." if len(values) > 5 else "")
     index = data.frame.index
@@ -377,22 +428,6 @@ def _check_rank(design: Design, where: str, source: str | None,
 # ----------------------------------------------------------------------------------------------
 # Estimate -> Result
 # ----------------------------------------------------------------------------------------------
-def library_versions() -> dict[str, str]:
-    """Versions that determine the numbers (recorded in every result and report)."""
-    import numpy
-    import scipy
-    import statsmodels
-
-    from .. import __version__
-
-    return {
-        "c2stats": __version__,
-        "numpy": numpy.__version__,
-        "pandas": pd.__version__,
-        "python": platform.python_version(),
-        "scipy": scipy.__version__,
-        "statsmodels": statsmodels.__version__,
-    }
 
 
 def tidy_frame(names, coef, vcov, conf_level: float, df_resid: float | None = None, components=None) -> pd.DataFrame:
@@ -419,7 +454,6 @@ def vcov_frame(names, vcov) -> pd.DataFrame:
 
 def make_result(spec, est: Estimate, data: ModelData, family: Family, *, config_hash: str | None,
                 data_hash: str | None, spec_hash: str, captured: list[str] | None = None):
-    from ..results import Result
 
     tidy = tidy_frame(est.names, est.coef, est.vcov, spec.conf_level, est.df_resid, est.components)
     glance = {

@@ -36,9 +36,11 @@ from pydantic import Field
 
 from ..errors import DataError, SpecificationError
 from ..vcov import dyadic_notes, sandwich_vcov
-from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov, copy_labels, nests
+from ._clogit_engine import fit_clogit
+from ._cox_engine import fit_cox, score_residuals
+from ._registry import register_family
 
 
 class ClogitOptions(FamilyOptions):
@@ -62,6 +64,8 @@ class Clogit(Family):
     intercept_absorbed: ClassVar[bool] = True
     Options = ClogitOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster", "dyadic", "bootstrap")
+    outcome: ClassVar[str] = "binary"
+    gof_keys: ClassVar[tuple[str, ...]] = ()
     cluster_hc: ClassVar[tuple[str, ...]] = ()
 
     def extra_columns(self, options: dict) -> list[str]:
@@ -132,10 +136,8 @@ class Clogit(Family):
 def _fit(X, y, codes, weights, options):
     """The exact conditional-likelihood fit, or the Cox engine's with all times equal (efron/breslow)."""
     if options.method == "exact":
-        from ._clogit_engine import fit_clogit
 
         return fit_clogit(X, y, codes, eps=options.eps, max_iter=options.max_iter)
-    from ._cox_engine import fit_cox
 
     return fit_cox(X, np.ones(len(y)), y, strata=codes, weights=weights, ties=options.method, eps=options.eps,
                    max_iter=options.max_iter)
@@ -145,7 +147,6 @@ def _row_scores(fit, X) -> np.ndarray | None:
     """Weighted score residuals (coxph's), or None under exact with several cases in a set."""
     if hasattr(fit, "row_scores"):
         return fit.row_scores
-    from ._cox_engine import score_residuals
 
     return score_residuals(fit, X, weighted=True)
 

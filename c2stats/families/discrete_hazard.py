@@ -15,13 +15,13 @@ cluster ``hc = "HC1"`` by default): cluster by spell or unit to account for repe
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, Mapping
 
 import numpy as np
 from pydantic import Field
 
-from . import register_family
 from ._base import Estimate, ModelData
+from ._registry import register_family
 from .logit import Logit, LogitOptions
 
 _SCALES = {"logit": "log_odds", "probit": "probit", "cloglog": "log_hazard"}
@@ -47,6 +47,10 @@ class DiscreteHazard(Logit):
     link: ClassVar[str] = "logit"
     Options = DiscreteHazardOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
+    gof_keys: ClassVar[tuple[str, ...]] = ("n_events", "n_subjects")
+
+    def link_of(self, options: Mapping[str, Any]) -> str | None:
+        return str(options.get("link", "logit"))
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)

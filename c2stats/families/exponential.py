@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from . import register_family
+from ._registry import register_family
 from .weibull import Weibull, WeibullOptions
 
 

@@ -21,10 +21,10 @@ import numpy as np
 from pydantic import Field
 
 from ..vcov import dyadic_notes, sandwich_vcov
-from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData, check_binary_response
 from ._bootstrap import bootstrap_vcov
 from ._glm_engine import fit_firth_logit
+from ._registry import register_family
 from .logit import _null_loglik
 
 
@@ -43,6 +43,10 @@ class Firth(Family):
     scale: ClassVar[str] = "log_odds"
     Options = FirthOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
+    outcome: ClassVar[str] = "binary"
+    link: ClassVar[str | None] = "logit"
+    gof_keys: ClassVar[tuple[str, ...]] = ("pseudo_r2",)
+    prediction: ClassVar[str | None] = "mean"
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)

@@ -15,10 +15,10 @@ import numpy as np
 from pydantic import Field
 
 from ..vcov import dyadic_notes, sandwich_vcov
-from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData, check_binary_response
 from ._bootstrap import bootstrap_vcov
 from ._glm_engine import fit_binary_glm
+from ._registry import register_family
 
 
 class LogitOptions(FamilyOptions):
@@ -37,6 +37,11 @@ class Logit(Family):
     link: ClassVar[str] = "logit"
     Options = LogitOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
+    outcome: ClassVar[str] = "binary"
+    separation_check: ClassVar[bool] = True
+    gof_keys: ClassVar[tuple[str, ...]] = ("pseudo_r2",)
+    prediction: ClassVar[str | None] = "mean"
+    remedy: ClassVar[str] = "raise maxit in options, rescale covariates, or check for separation (on_separation = 'firth')"
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)

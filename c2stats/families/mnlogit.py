@@ -23,10 +23,10 @@ from pydantic import Field
 from ..errors import SpecificationError
 from ..formula import parse_formula
 from ..vcov import dyadic_notes, sandwich_vcov
-from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData, vcov_frame
 from ._bootstrap import bootstrap_vcov
 from ._mnlogit_engine import fit_mnlogit
+from ._registry import register_family
 
 
 class MNLogitOptions(FamilyOptions):
@@ -68,6 +68,13 @@ class MNLogit(Family):
     scale: ClassVar[str] = "log_relative_risk"
     Options = MNLogitOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
+    outcome: ClassVar[str] = "multinomial"
+    separation_check: ClassVar[bool] = True
+    outcome_columns: ClassVar[bool] = True
+    gof_keys: ClassVar[tuple[str, ...]] = ("pseudo_r2",)
+    prediction: ClassVar[str | None] = "multinomial"
+    remedy: ClassVar[str] = ("raise maxit, rescale covariates, or merge sparse outcome categories (a category may be "
+                             "perfectly predicted)")
 
     def fit(self, spec, data: ModelData) -> Estimate:
         options = self.Options.model_validate(spec.options)

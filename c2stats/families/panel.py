@@ -28,10 +28,10 @@ from pydantic import Field, model_validator
 from .. import sandwich
 from ..errors import SpecificationError
 from ..vcov import check_clusters, check_dyads, dyadic_notes, group_columns
-from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov, copy_labels
 from ._panel_engine import fit_panel
+from ._registry import register_family
 
 
 class PanelOptions(FamilyOptions):
@@ -69,6 +69,9 @@ class Panel(Family):
     scale: ClassVar[str] = "identity"
     Options = PanelOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "HC0", "HC1", "cluster", "dyadic", "bootstrap")
+    link: ClassVar[str | None] = "identity"
+    gof_keys: ClassVar[tuple[str, ...]] = ("n_entities", "n_periods", "r2_within")
+    prediction: ClassVar[str | None] = "mean"
     cluster_hc: ClassVar[tuple[str, ...]] = ("HC0", "HC1", "sss")
 
     def extra_columns(self, options: dict) -> list[str]:

@@ -27,9 +27,9 @@ from pydantic import Field
 
 from ..errors import SpecificationError
 from ..vcov import dyadic_notes, sandwich_vcov
-from . import register_family
 from ._base import Estimate, Family, FamilyOptions, ModelData
 from ._bootstrap import bootstrap_vcov
+from ._registry import register_family
 from ._survreg_engine import fit_survreg, to_ph
 
 _SCALES = {"ph": "log_hazard", "aft": "log_time"}
@@ -60,6 +60,9 @@ class Weibull(Family):
     dist: ClassVar[str] = "weibull"
     Options = WeibullOptions
     vcov_types: ClassVar[tuple[str, ...]] = ("model", "robust", "cluster", "dyadic", "bootstrap")
+    outcome: ClassVar[str] = "survival"
+    gof_keys: ClassVar[tuple[str, ...]] = ("n_events", "n_subjects")
+    prediction: ClassVar[str | None] = "parametric_survival"
     cluster_hc: ClassVar[tuple[str, ...]] = ()
 
     def fit(self, spec, data: ModelData) -> Estimate:
