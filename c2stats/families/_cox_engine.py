@@ -456,6 +456,29 @@ def _unique_sorted(a: np.ndarray) -> np.ndarray:
     return a[np.concatenate([[True], a[1:] != a[:-1]])]
 
 
+def _load_malloc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the system (glibc).
+
+    After the first large temporary is freed, glibc raises its mmap threshold (up to 32 MB), so
+    the n-sized temporaries of a few million rows come from the heap and their pages stay
+    resident once freed; at 3 million rows that is ~70 MB of peak RSS that holds no data.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 def _index_dtype(size: int) -> type:
     """int32 for indices below 2**31 (half the memory of per-row index arrays), else intp."""
     return np.int32 if size < 2**31 - 1 else np.intp
@@ -665,12 +688,20 @@ class _Work:
     """
 
     def __init__(self, m: int, p: int, nnz: int, weighted: bool):
-        self.eta = np.empty(m)
-        self.e = np.empty(m)
+        self.eta = np.empty(m)  # eta, then exp(eta) in place
         self.r = np.empty(m) if weighted else None
         self.c = np.empty(m)
         self.vals = np.empty(nnz)
         self.block = np.empty((min(m, _block_rows(p)), p))
+
+    def scratch(self, count: int) -> list[np.ndarray]:
+        """``count`` length-m buffers, taken from the Newton loop's buffers once it is over."""
+        m = self.c.size
+        pool = [self.c, self.eta] + [self.vals[i * m : (i + 1) * m] for i in range(self.vals.size // max(m, 1))]
+        if self.r is not None:
+            pool.append(self.r)
+        pool += [np.empty(m) for _ in range(count - len(pool))]
+        return pool[:count]
 
 
 def _block_rows(p: int) -> int:
@@ -741,8 +772,9 @@ def _evaluate(
     next call (:func:`_state_eta` recomputes it identically).
     """
     eta, shift = _linear_predictor(xs, beta, offset, out=work.eta)
+    eta_death = eta[rs.death_pos]
     with np.errstate(over="ignore"):
-        e = np.exp(eta, out=work.e)
+        e = np.exp(eta, out=work.eta)  # eta itself is needed at the deaths only
     r = e if rs.unit_weights else np.multiply(e, rs.weights, out=work.r)
     k = rs.group_time.size
     sums = _group_sums(rs.agg, r, xs, work.vals)
@@ -761,7 +793,7 @@ def _evaluate(
         logden = np.log(den)
     wt = rs.pair_wt
     wd = rs.death_weights
-    loglik = float(wd @ eta[rs.death_pos]) - float(wt @ logden) + (float(wd.sum()) - float(wt.sum())) * shift
+    loglik = float(wd @ eta_death) - float(wt @ logden) + (float(wd.sum()) - float(wt.sum())) * shift
     u = sum_wx_death - xbar.T @ wt
     state = _GroupState(den=den, xbar=xbar, eta=None, shift=shift, beta=beta.copy())
     if not want_info:
@@ -770,7 +802,8 @@ def _evaluate(
     a = np.bincount(pg, h, minlength=k) if rs.efron else h
     fa = _seg_cumsum_padded(a, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
     c = np.take(fa, rs.hi_ref, out=work.c)
-    c -= fa[rs.lo_ref]
+    for s, e_ in _blocks(c.size, 1):
+        c[s:e_] -= fa[rs.lo_ref[s:e_]]
     if rs.efron:
         b = np.bincount(pg, h * rs.pair_f, minlength=k)
         c[rs.death_pos] -= b[rs.death_group]
@@ -781,9 +814,11 @@ def _evaluate(
     return loglik, u, imat, state
 
 
-def _state_eta(xs: np.ndarray, offset: np.ndarray | None, state: _GroupState) -> _GroupState:
+def _state_eta(
+    xs: np.ndarray, offset: np.ndarray | None, state: _GroupState, out: np.ndarray | None = None
+) -> _GroupState:
     """``state`` with its linear predictor (active order), as :func:`_evaluate` computed it."""
-    eta, shift = _linear_predictor(xs, state.beta, offset)
+    eta, shift = _linear_predictor(xs, state.beta, offset, out=out)
     if shift != state.shift:  # cannot happen: same product, same maximum
         raise RuntimeError("linear predictor recomputation differs from the fit's")
     return _GroupState(den=state.den, xbar=state.xbar, eta=eta, shift=shift, beta=state.beta)
@@ -807,7 +842,7 @@ class _ScorePieces:
     is_death: np.ndarray  # per active row
 
 
-def _score_pieces(rs: _RiskSets, state: _GroupState) -> _ScorePieces:
+def _score_pieces(rs: _RiskSets, state: _GroupState, e_out: np.ndarray | None = None) -> _ScorePieces:
     h = rs.pair_wt / state.den
     hx = state.xbar * h[:, None]
     b = gf = None
@@ -823,7 +858,7 @@ def _score_pieces(rs: _RiskSets, state: _GroupState) -> _ScorePieces:
     fg = _seg_cumsum_padded(g, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
     is_death = np.zeros(rs.rows.size, dtype=bool)
     is_death[rs.death_pos] = True
-    return _ScorePieces(fa=fa, fg=fg, b=b, gf=gf, mbar=mbar, e=np.exp(state.eta), is_death=is_death)
+    return _ScorePieces(fa=fa, fg=fg, b=b, gf=gf, mbar=mbar, e=np.exp(state.eta, out=e_out), is_death=is_death)
 
 
 def _score_rows(rs: _RiskSets, pc: _ScorePieces, xs_rows: np.ndarray, idx) -> np.ndarray:
@@ -861,7 +896,12 @@ def _score_resid_active(rs: _RiskSets, xs: np.ndarray, state: _GroupState) -> np
 
 
 def _cluster_score_sums(
-    rs: _RiskSets, xs: np.ndarray, state: _GroupState, codes: np.ndarray, n_clusters: int
+    rs: _RiskSets,
+    xs: np.ndarray,
+    state: _GroupState,
+    codes: np.ndarray,
+    n_clusters: int,
+    scratch: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Weighted score residuals (internal scale) summed within clusters, one column at a time.
 
@@ -869,15 +909,14 @@ def _cluster_score_sums(
     into a length-``n_clusters`` vector, so neither an m x p array nor random row gathers are
     needed; the operations are those of :func:`_score_rows` column by column.
     """
-    pc = _score_pieces(rs, state)
     m, p = xs.shape
+    e_buf, acum, v, tmp = scratch if scratch is not None else [np.empty(m) for _ in range(4)]
+    pc = _score_pieces(rs, state, e_out=e_buf)
     dp, dg = rs.death_pos, rs.death_group
     e_d = pc.e[dp]
-    acum = np.take(pc.fa, rs.hi_ref)
-    acum -= pc.fa[rs.lo_ref]
+    np.take(pc.fa, rs.hi_ref, out=acum)
+    acum -= np.take(pc.fa, rs.lo_ref, out=tmp)
     out = np.empty((n_clusters, p))
-    v = np.empty(m)
-    tmp = np.empty(m)
     for j in range(p):
         col = np.ascontiguousarray(pc.fg[:, j])
         np.take(col, rs.hi_ref, out=v)
@@ -901,16 +940,17 @@ def _robust_meat(
     state: _GroupState,
     scale: np.ndarray,
     clusters: tuple[np.ndarray, int] | None,
+    scratch: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``L' L`` and ``1' L`` for ``L`` = weighted score residuals (original scale), rows summed within
     clusters when ``clusters = (code per active row, n_clusters)`` is given."""
     p = xs.shape[1]
     if clusters is not None:
-        lw = _cluster_score_sums(rs, xs, state, *clusters)
+        lw = _cluster_score_sums(rs, xs, state, *clusters, scratch=scratch)
         lw /= scale
         return lw.T @ lw, lw.sum(axis=0)
     # each row its own cluster: streamed over blocks of rows
-    pc = _score_pieces(rs, state)
+    pc = _score_pieces(rs, state, e_out=None if scratch is None else scratch[0])
     meat = np.zeros((p, p))
     total = np.zeros(p)
     for s, e in _blocks(*xs.shape):
@@ -1082,8 +1122,20 @@ def fit_cox(
         codes = codes.astype(np.intp).ravel()
     counting = start is not None
     efron = ties == "efron"
+    n_clusters = None
+    if cluster_arr is not None:
+        # coded before the fit (int32), so that no n-sized temporary comes on top of the fit's arrays
+        cvals, ccodes = _sorted_codes(cluster_arr)
+        n_clusters = int(cvals.size)
+        del cvals
+        ccodes = ccodes.ravel().astype(_index_dtype(n_clusters))
     rs = _prepare(stop, status, start, codes, stratum_values.size, wts, efron, timefix)
     del codes
+    _trim_heap()
+    cc = None
+    if cluster_arr is not None:
+        cc = ccodes[rs.rows]
+        del ccodes
 
     # centring and scaling as coxfit6/agfit4 (columns with values in {-1, 0, 1} are left alone)
     zero_one = np.zeros(p, dtype=bool)
@@ -1142,6 +1194,7 @@ def fit_cox(
         for it in range(1, max_iter + 1):
             iterations = it
             newlk, u_new, imat_new, st_new = _evaluate(rs, xs, off_s, new_beta, sum_wx_death, work)
+            _trim_heap()
             chol_new, rank2 = _cholesky2(imat_new)
             fail = (
                 (not np.isfinite(newlk))
@@ -1201,33 +1254,27 @@ def fit_cox(
             "e.g. no events in one category)"
         )
 
-    lp = x @ coef - float(coef @ means)
-    if off is not None:
-        lp = lp + off
     coef_out = np.where(aliased, np.nan, coef)
     diff0 = np.where(aliased, 0.0, coef - beta0)
     wald_model = _wald(vcov_model[np.ix_(~aliased, ~aliased)], diff0[~aliased]) if df else 0.0
 
     vcov_robust = None
     robust_score = None
-    n_clusters = None
-    del work
     state = _state_eta(xs, off_s, state)
     if robust or cluster_arr is not None:
-        clusters = None
-        if cluster_arr is not None:
-            cvals, ccodes = _sorted_codes(cluster_arr)
-            n_clusters = int(cvals.size)
-            del cvals
-            cc = ccodes.ravel()[rs.rows]
-            del ccodes
-            clusters = (cc, n_clusters)
-        meat, _ = _robust_meat(rs, xs, state, scale, clusters)
+        clusters = None if cc is None else (cc, n_clusters)
+        scratch = work.scratch(5)
+        meat, _ = _robust_meat(rs, xs, state, scale, clusters, scratch[1:])
         vcov_robust = vcov_model @ meat @ vcov_model
         # R's robust score test uses the score residuals at init (the null linear predictor)
-        meat0, total0 = _robust_meat(rs, xs, _state_eta(xs, off_s, state0), scale, clusters)
+        state0 = _state_eta(xs, off_s, state0, out=scratch[0])
+        meat0, total0 = _robust_meat(rs, xs, state0, scale, clusters, scratch[1:])
         robust_score = _wald(meat0, total0)
-        del clusters
+        del clusters, scratch, state0
+    del work, cc
+    lp = x @ coef - float(coef @ means)
+    if off is not None:
+        lp = lp + off
     vcov_reported = vcov_model if vcov_robust is None else vcov_robust
     wald = (
         _wald(vcov_reported[np.ix_(~aliased, ~aliased)], diff0[~aliased]) if df else 0.0
