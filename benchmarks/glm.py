@@ -66,9 +66,9 @@ def child(kind: str, lib: str, npz: str) -> None:
     import resource
     import time
 
-    import statsmodels.api as sm  # noqa: F401  (both libraries imported in every child)
+    import statsmodels.api as sm
 
-    import c2stats.sandwich as sandwich
+    from c2stats import sandwich
     from c2stats.families._glm_engine import fit_binary_glm
     from c2stats.families._mnlogit_engine import fit_mnlogit
 
@@ -119,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             npz = Path(tmp) / f"{kind}.npz"
             np.savez(npz, **data)
             del data
-            runs = {"c2stats": [], "statsmodels": []}
+            runs: dict[str, list[dict]] = {"c2stats": [], "statsmodels": []}
             for _ in range(2):
-                for lib in runs:
-                    runs[lib].append(run_child(kind, lib, npz))
+                for lib, results in runs.items():
+                    results.append(run_child(kind, lib, npz))
             c, s = runs["c2stats"], runs["statsmodels"]
             rows.append({
                 "kind": kind, "n": n, "k": k,

@@ -205,10 +205,6 @@ class _RiskSets:
         """Case weight of each death (active order)."""
         return np.ones(self.death_pos.size) if self.weights is None else self.weights[self.death_pos]
 
-    def active_weights(self) -> np.ndarray:
-        """Case weight of each active row (a fresh array of ones when unweighted)."""
-        return np.ones(self.rows.size) if self.weights is None else self.weights
-
 
 @dataclass(frozen=True)
 class _GroupState:
@@ -886,15 +882,6 @@ def _score_rows(rs: _RiskSets, pc: _ScorePieces, xs_rows: np.ndarray, idx) -> np
     return resid
 
 
-def _score_resid_active(rs: _RiskSets, xs: np.ndarray, state: _GroupState) -> np.ndarray:
-    """Unweighted score residuals of the active rows (active order), internal covariate scale."""
-    pc = _score_pieces(rs, state)
-    out = np.empty(xs.shape)
-    for s, e in _blocks(*xs.shape):
-        out[s:e] = _score_rows(rs, pc, xs[s:e], slice(s, e))
-    return out
-
-
 def _cluster_score_sums(
     rs: _RiskSets,
     xs: np.ndarray,
@@ -972,12 +959,6 @@ def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if sorted_vals.size != uniq.size:  # values pandas tells apart but numpy merges (e.g. -0.0, NaNs)
         return np.unique(values, return_inverse=True)
     return sorted_vals, rank.ravel()[codes]
-
-
-def _to_rows(rs: _RiskSets, active_values: np.ndarray) -> np.ndarray:
-    out = np.zeros((rs.n,) + active_values.shape[1:])
-    out[rs.rows] = active_values
-    return out
 
 
 def _cluster_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:

@@ -61,7 +61,7 @@ class MNLogitFit:
     def scores(self) -> np.ndarray:
         """``(n, (J-1)k)`` score contributions ``w (1[y=j] - p_j) x``, ``params.ravel()`` order (formed
         on first use: only sandwich variances need this n x (J-1)k array)."""
-        n, k = self._X.shape
+        n = self._X.shape[0]
         m = self.probabilities.shape[1] - 1
         R = np.empty((n, m))
         for j in range(m):
