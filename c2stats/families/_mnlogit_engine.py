@@ -17,7 +17,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from c2stats.errors import SpecificationError
 
@@ -86,7 +85,8 @@ class MNLogitFit:
 
 
 def _row_blocks(n: int, k: int):
-    step = max(4096, (1 << 19) // max(k, 1))
+    """Row blocks of about 4 MB of doubles when each row holds ``k`` of them."""
+    step = max(1024, (1 << 19) // max(k, 1))
     for s in range(0, n, step):
         yield s, min(n, s + step)
 
@@ -103,17 +103,24 @@ def _pieces(beta: np.ndarray, X: np.ndarray, y_code: np.ndarray, w: np.ndarray, 
     m = beta.shape[0]
     ll_parts = []
     score = np.zeros((m, k))
-    H = np.zeros((m * k, m * k)) if hessian else None
+    pairs = [(j, l) for j in range(m) for l in range(j, m)]
+    G = np.zeros((len(pairs) * k, k)) if hessian else None
     P_all = np.empty((n, m + 1)) if probabilities else None
-    for s, e in _row_blocks(n, k):
+    for s, e in _row_blocks(n, 4 * k):
         xb, wb, yb = X[s:e], w[s:e], y_code[s:e]
         rows = np.arange(e - s)
-        eta = np.hstack([np.zeros((e - s, 1)), xb @ beta.T])
-        lse = special.logsumexp(eta, axis=1)
-        ll_parts.append(np.sum(wb * (eta[rows, yb] - lse)))
-        P = eta
-        P -= lse[:, None]
+        eta = np.empty((e - s, m + 1))
+        eta[:, 0] = 0.0
+        np.matmul(xb, beta.T, out=eta[:, 1:])
+        # log-sum-exp by the row maximum (scipy's logsumexp costs several times more per element)
+        top = eta.max(axis=1)
+        P = eta - top[:, None]
         np.exp(P, out=P)
+        total = P.sum(axis=1)
+        P /= total[:, None]
+        lse = np.log(total)
+        lse += top
+        ll_parts.append(np.sum(wb * (eta[rows, yb] - lse)))
         if probabilities:
             P_all[s:e] = P
         R = -P[:, 1:]
@@ -122,22 +129,35 @@ def _pieces(beta: np.ndarray, X: np.ndarray, y_code: np.ndarray, w: np.ndarray, 
         R *= wb[:, None]
         score += R.T @ xb
         if hessian:
+            # all blocks of the Hessian from one product: [x c_11, x c_12, ...]' x
             Pm = P[:, 1:]
-            for j in range(m):
-                for l in range(j, m):
-                    c = wb * Pm[:, j] * ((1.0 if j == l else 0.0) - Pm[:, l])
-                    H[j * k : (j + 1) * k, l * k : (l + 1) * k] -= (xb * c[:, None]).T @ xb
+            C = np.empty((e - s, len(pairs)))
+            for i, (j, l) in enumerate(pairs):
+                np.multiply(wb * Pm[:, j], (1.0 if j == l else 0.0) - Pm[:, l], out=C[:, i])
+            Z = (C[:, :, None] * xb[:, None, :]).reshape(e - s, -1)
+            G += Z.T @ xb
+    H = None
     if hessian:
-        for j in range(m):
-            for l in range(j + 1, m):
-                H[l * k : (l + 1) * k, j * k : (j + 1) * k] = H[j * k : (j + 1) * k, l * k : (l + 1) * k].T
+        H = np.empty((m * k, m * k))
+        for i, (j, l) in enumerate(pairs):
+            blk = -G[i * k : (i + 1) * k]
+            H[j * k : (j + 1) * k, l * k : (l + 1) * k] = blk
+            H[l * k : (l + 1) * k, j * k : (j + 1) * k] = blk.T
     return float(np.sum(ll_parts)), score.ravel(), H, P_all
 
 
 def _rank(X: np.ndarray) -> int:
-    """``np.linalg.matrix_rank(X)`` from the singular values of the R factor of a blocked QR
-    (the same singular values, without an n x k copy of X)."""
+    """``np.linalg.matrix_rank(X)`` without an n x k copy of X.
+
+    The cross product's eigenvalues are the squared singular values up to ``eps * s_max^2``: when
+    the smallest is far above R's threshold (``s_max * max(n, k) * eps``) the design has full rank.
+    Otherwise the singular values come from the R factor of a blocked QR (the same singular values).
+    """
     n, k = X.shape
+    g = X.T @ X
+    ev = np.linalg.eigvalsh((g + g.T) / 2.0)
+    if ev.size and ev[0] > 1e-6 * ev[-1]:
+        return k
     r = np.zeros((0, k))
     for s, e in _row_blocks(n, k):
         r = np.linalg.qr(np.vstack([r, X[s:e]]), mode="r")
