@@ -88,3 +88,18 @@ def test_test_and_residuals_in_one_pass(data):
     alone = scaled_schoenfeld(fit, data["x"], data["stop"], data["event"], entry=data["start"], strata=data["g"])
     np.testing.assert_allclose(resid.y, alone.y, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(resid.time, alone.time)
+
+
+def test_time_merging_matches_r_aeqsurv():
+    """R 4.2.2, survival 3.5-3:
+    unclass(aeqSurv(Surv(c(1, 1+1e-10, 2, Inf, 3), c(1, 1, 1, 0, 1))))[, 1]  ->  1 1 2 3 3
+    unclass(aeqSurv(Surv(c(0, 1, 1+1e-10, 0.5), c(1+1e-10, 2, 3, 1), c(1, 0, 1, 1))))[, 1:2]
+        -> start 0, 1, 1, 0.5; stop 1, 2, 3, 1
+    (+Inf is mapped to the last cut, as findInterval does)."""
+    stop = np.array([1, 1 + 1e-10, 2, np.inf, 3])
+    _, merged = _aeq_surv(None, stop, _argsort_times(stop))
+    np.testing.assert_array_equal(merged, [1, 1, 2, 3, 3])
+    entry, stop = np.array([0, 1, 1 + 1e-10, 0.5]), np.array([1 + 1e-10, 2, 3, 1])
+    new_entry, new_stop = _aeq_surv(entry, stop, np.argsort(stop))
+    np.testing.assert_array_equal(new_entry, [0, 1, 1, 0.5])
+    np.testing.assert_array_equal(new_stop, [1, 2, 3, 1])
