@@ -5,6 +5,7 @@ Usage::
     python benchmarks/cox.py            # full sizes, medians of 5 (R: about 4 minutes)
     python benchmarks/cox.py --quick    # one tenth of the rows, medians of 3
     python benchmarks/cox.py --no-r     # c2stats only
+    python benchmarks/cox.py --scaling 1e6 3e6 [1e7]   # cost per row and peak RSS as n grows
 
 Two seeded datasets with 10 covariates (two binary, three subject-level, five varying by row) and
 20,000 clusters (subjects) in (start, stop] form with recurrent events:
@@ -22,6 +23,12 @@ table gives median wall-clock seconds, the c2stats/R ratio (target <= 0.5), the 
 fresh process that loads the data and fits with cluster SEs (``ru_maxrss``; the fit's own peak by
 ``tracemalloc`` in brackets) and the largest differences from R: absolute for coefficients,
 relative for standard errors.
+
+``--scaling`` fits day-grid data (below) of each size in fresh processes, alternating c2stats and
+(when available, up to ``--r-max-rows``) R: Efron ties, ``cluster(id)`` SEs and the proportional-hazards test (``cox.zph``,
+km transform), and reports seconds, peak RSS (``ru_maxrss`` of the process that loaded the data and
+fitted; R's under ``/usr/bin/time``), bytes per row and the local exponent of time in n between
+consecutive sizes (1 = linear).
 """
 
 from __future__ import annotations
@@ -79,6 +86,127 @@ def make_data(kind: str, n_rows: int, n_clusters: int = N_CLUSTERS, seed: int = 
     risk = base * (stop - start) * np.exp(x @ BETA)
     event = (rng.uniform(size=n) < -np.expm1(-risk)).astype(float)
     return {"id": ident.astype(float), "start": start, "stop": stop, "event": event, "X": x}
+
+
+def make_daily(n_rows: int, per: int = 10, seed: int = 20241206) -> dict[str, np.ndarray]:
+    """Seeded (start, stop] data on a day grid in years: ``per`` intervals per subject of 1-365 days
+    from a staggered entry (about 16,000 distinct times); the same day reached through different
+    sums differs by round-off, so ``aeqSurv``'s time-merging has ties to merge."""
+    rng = np.random.default_rng(seed)
+    n_subj = n_rows // per
+    n = n_subj * per
+    subj = np.column_stack([rng.integers(0, 2, n_subj), rng.integers(0, 2, n_subj), rng.normal(size=n_subj),
+                            rng.normal(size=n_subj), rng.uniform(-1, 1, n_subj)])
+    x = np.empty((n, N_COVARIATES))
+    x[:, :5] = np.repeat(subj, per, axis=0)
+    x[:, 5:] = rng.normal(size=(n, 5))
+    x[:, 9] = np.round(x[:, 9], 1)
+    entry0 = rng.integers(0, 3650, n_subj) / 365.25
+    stops = entry0[:, None] + np.cumsum(rng.integers(1, 366, size=(n_subj, per)) / 365.25, axis=1)
+    starts = np.concatenate([entry0[:, None], stops[:, :-1]], axis=1)
+    start, stop = starts.ravel(), stops.ravel()
+    risk = 0.1 * (stop - start) * np.exp(x @ BETA)
+    event = (rng.uniform(size=n) < -np.expm1(-risk)).astype(float)
+    return {"id": np.repeat(np.arange(1, n_subj + 1), per).astype(float), "start": start, "stop": stop,
+            "event": event, "X": x}
+
+
+def scaling_child(npz: str) -> None:
+    """Fresh process: load, fit with cluster SEs, run cox.zph; print seconds and peak RSS as JSON."""
+    import resource
+
+    from c2stats.families._cox_zph import cox_zph
+
+    loaded = np.load(npz)
+    data = {k: loaded[k] for k in loaded.files}
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    fit = _fit(data, cluster=True)
+    t1 = time.perf_counter()
+    zph = cox_zph(fit, data["X"], data["stop"], data["event"], entry=data["start"])
+    t2 = time.perf_counter()
+    print(json.dumps({"fit_s": t1 - t0, "zph_s": t2 - t1, "base_mb": base,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "coef": fit.coef.tolist(), "se": fit.se_robust.tolist(), "zph": zph.chisq.tolist()}))
+
+
+R_SCALING = r"""
+suppressMessages(library(survival))
+args <- commandArgs(TRUE)
+nr <- as.integer(args[2]); nc <- as.integer(args[3])
+con <- file(args[1], "rb"); v <- readBin(con, "double", n = nr * nc); close(con)
+d <- as.data.frame(matrix(v, nrow = nr, ncol = nc)); rm(v)
+names(d) <- c("id", "start", "stop", "event", paste0("x", 1:(nc - 4)))
+fml <- as.formula(paste("Surv(start, stop, event) ~", paste(paste0("x", 1:(nc - 4)), collapse = " + ")))
+t1 <- system.time(f <- coxph(fml, data = d, ties = "efron", cluster = id,
+                             control = coxph.control(eps = 1e-11, iter.max = 100)))[["elapsed"]]
+t2 <- system.time(z <- cox.zph(f))[["elapsed"]]
+fmt <- function(z) paste(sprintf("%.17g", z), collapse = ",")
+writeLines(c(paste0("fit_s=", t1), paste0("zph_s=", t2), paste0("coef=", fmt(coef(f))),
+             paste0("se=", fmt(sqrt(diag(f$var)))), paste0("zph=", fmt(z$table[, "chisq"]))), args[4])
+"""
+
+
+def run_r_scaling(data: dict[str, np.ndarray], workdir: Path) -> dict:
+    mat = np.column_stack([data["id"], data["start"], data["stop"], data["event"], data["X"]])
+    binf = workdir / "data.bin"
+    np.asfortranarray(mat).T.ravel().tofile(binf)
+    del mat
+    script = workdir / "scaling.R"
+    script.write_text(R_SCALING)
+    out = workdir / "r_scaling.txt"
+    n, nc = data["X"].shape[0], data["X"].shape[1] + 4
+    proc = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M", "Rscript", str(script), str(binf), str(n),
+                           str(nc), str(out)], check=True, capture_output=True, text=True)
+    binf.unlink()
+    res = {}
+    for line in out.read_text().splitlines():
+        key, val = line.split("=", 1)
+        res[key] = [float(z) for z in val.split(",")] if key in ("coef", "se", "zph") else float(val)
+    rss = [line for line in proc.stderr.splitlines() if line.startswith("maxrss_kb=")]
+    res["peak_mb"] = float(rss[-1].split("=")[1]) / 1024 if rss else float("nan")
+    return res
+
+
+def scaling(sizes: list[int], use_r: bool, r_max_rows: int) -> int:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="c2stats_cox_scaling_") as tmp:
+        work = Path(tmp)
+        for n_rows in sizes:
+            data = make_daily(n_rows)
+            n = data["X"].shape[0]
+            print(f"{n:,} rows, {int(data['event'].sum()):,} events, {np.unique(data['stop']).size:,} distinct stop "
+                  f"times, {n // 10:,} clusters", flush=True)
+            npz = work / "scaling.npz"
+            _save_npz(npz, data)
+            c2 = json.loads(subprocess.run([sys.executable, __file__, "--scaling-child", str(npz)], check=True,
+                                           capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            r = run_r_scaling(data, work) if use_r and n <= r_max_rows else None
+            npz.unlink()
+            del data
+            row = {"n": n, "c2": c2, "r": r}
+            if r is not None:
+                row["dcoef"] = float(np.max(np.abs(np.subtract(c2["coef"], r["coef"]))))
+                row["dse"] = float(np.max(np.abs(np.divide(c2["se"], r["se"]) - 1)))
+                row["dzph"] = float(np.max(np.abs(np.divide(c2["zph"], r["zph"]) - 1)))
+            rows.append(row)
+    print()
+    head = (f"{'rows':>11}  {'fit s':>6} {'zph s':>6} {'exp.':>5} {'peak MB':>8} {'B/row':>6}   "
+            f"{'R fit s':>7} {'R zph s':>7} {'R MB':>6}  {'max|dcoef|':>10} {'rel dSE':>8} {'rel dzph':>8}")
+    print(head)
+    print("-" * len(head))
+    prev = None
+    for row in rows:
+        c2, r = row["c2"], row["r"]
+        total = c2["fit_s"] + c2["zph_s"]
+        expo = f"{np.log(total / prev[1]) / np.log(row['n'] / prev[0]):5.2f}" if prev else f"{'':>5}"
+        prev = (row["n"], total)
+        rpart = (f"{r['fit_s']:7.1f} {r['zph_s']:7.1f} {r['peak_mb']:6.0f}  {row['dcoef']:10.1e} {row['dse']:8.1e} "
+                 f"{row['dzph']:8.1e}") if r else ""
+        print(f"{row['n']:>11,}  {c2['fit_s']:6.2f} {c2['zph_s']:6.2f} {expo} {c2['peak_mb']:8.0f} "
+              f"{c2['peak_mb'] * 2**20 / row['n']:6.0f}   {rpart}")
+    print("\nexp. = local exponent of c2stats' fit + zph time in n; B/row = peak RSS / rows (data included)")
+    return 0
 
 
 def _fit(data: dict[str, np.ndarray], cluster: bool):
@@ -185,11 +313,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="one tenth of the rows, 3 repeats")
     ap.add_argument("--repeats", type=int, default=None, help="timing repeats (default 5, quick 3)")
     ap.add_argument("--no-r", action="store_true", help="skip R even if installed")
+    ap.add_argument("--scaling", nargs="+", type=float, metavar="ROWS",
+                    help="fit day-grid data of these sizes (e.g. 1e6 3e6 1e7) in fresh processes")
+    ap.add_argument("--r-max-rows", type=float, default=1e6,
+                    help="with --scaling, run R only up to this many rows (its clustered score residuals "
+                         "cost O(rows x event times): about 4 minutes at 1e6 rows, hours at 3e6)")
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
+    ap.add_argument("--scaling-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_child:
         memory_child(args.memory_child)
         return 0
+    if args.scaling_child:
+        scaling_child(args.scaling_child)
+        return 0
+    if args.scaling:
+        return scaling([int(z) for z in args.scaling], not args.no_r and r_available(), int(args.r_max_rows))
     repeats = args.repeats or (3 if args.quick else 5)
     factor = 10 if args.quick else 1
     use_r = not args.no_r and r_available()

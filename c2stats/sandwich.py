@@ -40,6 +40,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as _sparse
 
 __all__ = [
     "meat",
@@ -115,10 +116,12 @@ def _codes(groups: object, n: int) -> np.ndarray:
 
 
 def _sum_by(s: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    # a 0/1 cluster-by-row sparse matrix times the scores: one pass over the rows, each cluster's
+    # sum taken in row order (the same sums as np.add.at, an order of magnitude faster)
     ng = int(codes.max()) + 1 if codes.size else 0
-    out = np.zeros((ng, s.shape[1]))
-    np.add.at(out, codes, s)
-    return out
+    n = codes.size
+    indicator = _sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(ng, n))
+    return np.asarray(indicator @ np.ascontiguousarray(s))
 
 
 def n_clusters(groups: object) -> int:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as _sparse
 from scipy.linalg import blas as _blas
 
@@ -172,18 +173,18 @@ class _RiskSets:
     """Event-time groups and each row's place in them.
 
     "Active" rows (those at risk at some event time) are kept sorted by (stratum, stop), so the
-    rows whose last event time is group ``k`` form a contiguous block.
+    rows whose last event time is group ``k`` form a contiguous block. Per-row index arrays are
+    int32 below 2**31 rows.
     """
 
     n: int
     rows: np.ndarray  # original index of each active row, sorted by (stratum, stop)
-    hi: np.ndarray  # last event group with time <= stop (per active row)
-    hi_ref: np.ndarray  # hi + 1: index into a zero-padded forward cumsum over groups
+    hi_ref: np.ndarray  # (last event group with time <= stop) + 1: index into a zero-padded forward cumsum
     lo_ref: np.ndarray  # index of the group before the row's first one in that cumsum (0 at stratum start)
     agg: object  # sparse (k or 2k) x m: +1 at (hi, row), -1 at (first group - 1, row); Efron: deaths below
     death_pos: np.ndarray  # positions of deaths among active rows (ordered by group)
     death_group: np.ndarray
-    weights: np.ndarray  # active-order case weights
+    weights: np.ndarray | None  # active-order case weights (None: all 1)
     unit_weights: bool
     group_time: np.ndarray
     group_stratum: np.ndarray
@@ -199,6 +200,11 @@ class _RiskSets:
     n_risk: np.ndarray  # rows at risk per group
     efron: bool
 
+    @property
+    def death_weights(self) -> np.ndarray:
+        """Case weight of each death (active order)."""
+        return np.ones(self.death_pos.size) if self.weights is None else self.weights[self.death_pos]
+
 
 @dataclass(frozen=True)
 class _GroupState:
@@ -206,8 +212,9 @@ class _GroupState:
 
     den: np.ndarray  # Efron denominators per pair
     xbar: np.ndarray  # pair means (pairs x p), centred-scaled covariates
-    eta: np.ndarray  # active-order linear predictor minus shift
+    eta: np.ndarray | None  # active-order linear predictor minus shift (None inside the Newton loop)
     shift: float
+    beta: np.ndarray | None = None  # internal-scale coefficients the state was evaluated at
 
 
 @dataclass(frozen=True)
@@ -290,31 +297,80 @@ class CoxFit:
 # --------------------------------------------------------------------------------------------
 
 
-def _aeq_surv(
-    entry: np.ndarray | None, stop: np.ndarray, order: np.ndarray
-) -> tuple[np.ndarray | None, np.ndarray]:
-    """Merge times that differ by round-off, as survival's ``aeqSurv`` (coxph timefix=TRUE).
+def _unique_index(a_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and, per element, the position of its value among them."""
+    new = np.empty(a_sorted.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(a_sorted[1:], a_sorted[:-1], out=new[1:])
+    pos = np.cumsum(new, dtype=np.intp)
+    pos -= 1
+    return a_sorted[new], pos
 
-    ``order`` sorts ``stop``; the merge is monotone, so it still sorts the merged times.
+
+def _timefix_map(y: np.ndarray) -> np.ndarray | None:
+    """The value each of the sorted distinct times ``y`` is merged to by ``aeqSurv``; None when none merge.
+
+    survival's rule: among the finite distinct times, ``y[i+1]`` is tied to ``y[i]`` when
+    ``dy <= tol`` or ``dy / mean(|y|) <= tol`` (``tol = sqrt(.Machine$double.eps)``); the first of
+    each run of ties is a cut, and ``findInterval`` maps every time to the cut at or below it
+    (``+Inf`` to the last cut). ``-Inf`` and NaN, which R cannot map, are left as they are.
     """
-    ss = stop[order]
-    ys = ss[np.concatenate([[True], ss[1:] != ss[:-1]])]
-    y = ys if entry is None else np.unique(np.concatenate([ys, entry]))
-    y = y[np.isfinite(y)]
-    if y.size < 2:
-        return entry, stop
-    dy = np.diff(y)
-    mean_abs = np.mean(np.abs(y))
+    fin = np.isfinite(y)
+    yf = y if fin.all() else y[fin]
+    if yf.size < 2:
+        return None
+    dy = np.diff(yf)
+    mean_abs = np.mean(np.abs(yf))
     with np.errstate(divide="ignore", invalid="ignore"):
         tied = (dy <= _TIMEFIX_TOL) | ((dy / mean_abs) <= _TIMEFIX_TOL)
     if not tied.any():
-        return entry, stop
-    cuts = y[np.concatenate([[True], ~tied])]
-    new_stop = np.empty_like(stop)
-    new_stop[order] = cuts[np.searchsorted(cuts, ss, side="right") - 1]
+        return None
+    cut_pos = np.flatnonzero(np.concatenate([[True], ~tied]))
+    merged = np.repeat(yf[cut_pos], np.diff(np.append(cut_pos, yf.size)))
+    if yf is y:
+        return merged
+    out = y.copy()
+    out[fin] = merged
+    out[y == np.inf] = yf[cut_pos[-1]]
+    return out
+
+
+def _time_merge(
+    stop: np.ndarray, order: np.ndarray, entry: np.ndarray | None, eorder: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """``stop[order]`` and ``entry[eorder]`` (both sorted) after ``aeqSurv``, and whether any time merged.
+
+    Linear after the two sorts: the distinct values of each sorted array are merged (a stable
+    sort of two sorted runs is one linear merge), the run of round-off ties is found on the
+    distinct values, and every row takes its value's replacement through the position of its value.
+    """
+    ss = stop[order]
+    us, idx_s = _unique_index(ss)
+    es = None
     if entry is None:
-        return None, new_stop
-    new_entry = cuts[np.searchsorted(cuts, entry, side="right") - 1]
+        y = us
+        pos_s = None
+    else:
+        es = entry[eorder]
+        ue, idx_e = _unique_index(es)
+        both = np.concatenate([us, ue])
+        perm = np.argsort(both, kind="stable")
+        y, pos_sorted = _unique_index(both[perm])
+        pos = np.empty(both.size, dtype=np.intp)
+        pos[perm] = pos_sorted
+        pos_s, pos_e = pos[: us.size], pos[us.size :]
+        del both, perm, pos_sorted
+    ymap = _timefix_map(y)
+    if ymap is None:
+        return ss, es, False
+    new_ss = (ymap if pos_s is None else ymap[pos_s])[idx_s]
+    new_es = None if entry is None else ymap[pos_e][idx_e]
+    return new_ss, new_es, True
+
+
+def _check_zero_length(
+    entry: np.ndarray, stop: np.ndarray, new_entry: np.ndarray, new_stop: np.ndarray
+) -> None:
     bad = (new_entry == new_stop) & (entry != stop)
     if bad.any():
         raise ValueError(
@@ -322,7 +378,63 @@ def _aeq_surv(
             f"times closer than {_TIMEFIX_TOL:.3g} (R: 'aeqSurv exception'); first at row "
             f"{int(np.flatnonzero(bad)[0])}. Pass timefix=False or round the times."
         )
+
+
+def _aeq_surv(
+    entry: np.ndarray | None, stop: np.ndarray, order: np.ndarray, eorder: np.ndarray | None = None
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Merge times that differ by round-off, as survival's ``aeqSurv`` (coxph timefix=TRUE).
+
+    ``order`` sorts ``stop`` and ``eorder`` (computed when None) sorts ``entry``; the merge is
+    monotone, so they still sort the merged times. O(n) after the sorts.
+    """
+    if entry is not None and eorder is None:
+        eorder = np.argsort(entry)
+    new_ss, new_es, merged = _time_merge(stop, order, entry, eorder)
+    if not merged:
+        return entry, stop
+    new_stop = np.empty_like(stop)
+    new_stop[order] = new_ss
+    if entry is None:
+        return None, new_stop
+    new_entry = np.empty_like(entry)
+    new_entry[eorder] = new_es
+    _check_zero_length(entry, stop, new_entry, new_stop)
     return new_entry, new_stop
+
+
+def _radix_order(ranks: np.ndarray, n_ranks: int) -> np.ndarray:
+    """Stable argsort of integer ranks in ``[0, n_ranks)`` by 16-bit radix passes (linear in n)."""
+    if n_ranks <= 1 << 16:
+        return np.argsort(ranks.astype(np.uint16), kind="stable")
+    order = np.argsort((ranks & 0xFFFF).astype(np.uint16), kind="stable")
+    high = ranks[order] >> 16
+    if n_ranks <= 1 << 32:
+        high = high.astype(np.uint16)
+    return order[np.argsort(high, kind="stable")]
+
+
+def _argsort_times(t: np.ndarray) -> np.ndarray:
+    """A permutation sorting ``t`` (NaN last), in linear time when ``t`` has few distinct values.
+
+    Survival times usually come on a grid (days, months, years), so there are far fewer distinct
+    times than rows: the distinct values are found by hashing, sorted, and the rows placed by a
+    radix sort of their ranks (ties keep row order). A comparison sort costs O(n log n) with a
+    cache miss per comparison at millions of rows; it is used when a sample of the times says
+    they are mostly distinct (continuous times).
+    """
+    n = t.size
+    if n < 1 << 16:
+        return np.argsort(t)
+    sample = t[:: max(1, n // 16384)]
+    dup = sample.size - np.unique(sample).size
+    # birthday estimate of the number of distinct values: s^2 / (2 duplicates)
+    if dup == 0 or sample.size**2 / (2.0 * dup) > n / 8:
+        return np.argsort(t)
+    codes, uniq = pd.factorize(t, use_na_sentinel=False)
+    rank = np.empty(uniq.size, dtype=np.int64)
+    rank[np.argsort(np.asarray(uniq))] = np.arange(uniq.size)
+    return _radix_order(rank[codes], uniq.size)
 
 
 def _segments(group_stratum: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -340,28 +452,72 @@ def _unique_sorted(a: np.ndarray) -> np.ndarray:
     return a[np.concatenate([[True], a[1:] != a[:-1]])]
 
 
+def _load_malloc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the system (glibc).
+
+    After the first large temporary is freed, glibc raises its mmap threshold (up to 32 MB), so
+    the n-sized temporaries of a few million rows come from the heap and their pages stay
+    resident once freed; at 3 million rows that is ~70 MB of peak RSS that holds no data.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _index_dtype(size: int) -> type:
+    """int32 for indices below 2**31 (half the memory of per-row index arrays), else intp."""
+    return np.int32 if size < 2**31 - 1 else np.intp
+
+
 def _prepare(
     stop: np.ndarray,
     event: np.ndarray,
     entry: np.ndarray | None,
-    codes: np.ndarray,
+    codes: np.ndarray | None,
     n_strata: int,
     weights: np.ndarray | None,
     efron: bool,
     timefix: bool,
-) -> tuple[_RiskSets, np.ndarray | None, np.ndarray]:
+) -> _RiskSets:
     """Sort once, merge tied times, and index every row's risk window by event-time group."""
     n = stop.size
-    order = np.argsort(stop)
+    order = _argsort_times(stop)
+    # entries are sorted too, so that merging times and ranking entries among the event times
+    # are linear passes (a binary search per row in random order is what grew faster than n)
+    eorder = None if entry is None else _argsort_times(entry)
     if timefix:
-        entry, stop = _aeq_surv(entry, stop, order)
+        ss, es_sorted, merged = _time_merge(stop, order, entry, eorder)
+        if merged and entry is not None:
+            new_stop = np.empty_like(stop)
+            new_stop[order] = ss
+            new_entry = np.empty_like(entry)
+            new_entry[eorder] = es_sorted
+            _check_zero_length(entry, stop, new_entry, new_stop)
+            del new_stop, new_entry
+    else:
+        ss = stop[order]
+        es_sorted = None if entry is None else entry[eorder]
     if n_strata > 1:
         # stable, so stop times stay sorted within strata (radix sort for small integer codes)
         sc = codes[order]
         if n_strata < 2**15:
             sc = sc.astype(np.int16)
-        order = order[np.argsort(sc, kind="stable")]
-    ss = stop[order]
+        perm = np.argsort(sc, kind="stable")
+        del sc
+        order = order[perm]
+        ss = ss[perm]
+        del perm
     evs = event[order]
     if n_strata > 1:
         cs = codes[order]
@@ -370,52 +526,78 @@ def _prepare(
         event_times = _unique_sorted(ss[evs])
     width = event_times.size + 1
     rank_stop = np.searchsorted(event_times, ss, side="right")
-    es = None if entry is None else entry[order]
+    del ss
+    rank_entry = None
+    if entry is not None:
+        ranks_sorted = np.searchsorted(event_times, es_sorted, side="right")  # sorted keys: linear
+        del es_sorted
+        rank_entry = np.empty(n, dtype=ranks_sorted.dtype)
+        rank_entry[eorder] = ranks_sorted
+        del ranks_sorted, eorder
+        rank_entry = rank_entry[order]
     if n_strata == 1:
         # groups are the event times themselves
         group_keys = np.arange(1, width)
-        hi = rank_stop - 1
-        lo = np.zeros(n, dtype=np.intp) if es is None else np.searchsorted(event_times, es, side="right")
-        first = np.zeros(n, dtype=np.intp)
+        hi = rank_stop
+        hi -= 1
+        lo = np.zeros(n, dtype=np.intp) if rank_entry is None else rank_entry
+        first = 0
     else:
         key_stop = cs * width + rank_stop
+        del rank_stop
         group_keys = _unique_sorted(key_stop[evs])
         hi = np.searchsorted(group_keys, key_stop, side="right") - 1
-        first = np.searchsorted(group_keys, cs * width, side="right")
-        if es is None:
+        del key_stop
+        base = cs * width
+        first = np.searchsorted(group_keys, base, side="right")
+        if rank_entry is None:
             lo = first
         else:
-            lo = np.searchsorted(group_keys, cs * width + np.searchsorted(event_times, es, side="right"), side="right")
+            base += rank_entry
+            lo = np.searchsorted(group_keys, base, side="right")
+        del base, rank_entry, cs
     group_stratum = group_keys // width
     group_time = event_times[(group_keys % width) - 1]
     active = lo <= hi
     if not active.all():
         # rows whose interval holds no event time of their stratum never enter a risk set
-        order, hi, lo, first, evs = order[active], hi[active], lo[active], first[active], evs[active]
+        order, hi, lo, evs = order[active], hi[active], lo[active], evs[active]
+        if n_strata > 1:
+            first = first[active]
+    del active
     m = order.size
     k = group_keys.size
+    idx_t = _index_dtype(max(n, 2 * k + 2))
     seg_starts, seg_ends, seg_of_group = _segments(group_stratum)
     leaves = lo > first
-    lo_ref = np.where(leaves, lo, 0)
+    del first
+    leave_rows = np.flatnonzero(leaves)
+    lo_ref = np.where(leaves, lo, 0).astype(idx_t)
+    del leaves
     death_pos = np.flatnonzero(evs)
+    del evs
     death_group = hi[death_pos]
-    w_s = np.ones(m) if weights is None else weights[order]
+    w_s = None if weights is None else weights[order]
     n_death = np.bincount(death_group, minlength=k)
-    death_weight = np.bincount(death_group, weights=w_s[death_pos], minlength=k)
+    death_weight = (
+        n_death.astype(float) if w_s is None else np.bincount(death_group, weights=w_s[death_pos], minlength=k)
+    )
     # one sparse matrix turns row sums into per-group sums: risk-set entries (+1 at the last
     # event time, -1 after the first), then (Efron) the deaths of each group
-    leave_rows = np.flatnonzero(leaves)
-    rows_idx = [hi, lo[leave_rows] - 1]
-    cols_idx = [np.arange(m), leave_rows]
+    lo_leave = lo[leave_rows] - 1
+    del lo
+    rows_idx = [hi.astype(idx_t), lo_leave.astype(idx_t)]
+    cols_idx = [np.arange(m, dtype=idx_t), leave_rows.astype(idx_t)]
     vals = [np.ones(m), -np.ones(leave_rows.size)]
     if efron:
-        rows_idx.append(death_group + k)
-        cols_idx.append(death_pos)
+        rows_idx.append((death_group + k).astype(idx_t))
+        cols_idx.append(death_pos.astype(idx_t))
         vals.append(np.ones(death_pos.size))
-    agg = _sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows_idx), np.concatenate(cols_idx))),
-        shape=(2 * k if efron else k, m),
-    )
+    vals = np.concatenate(vals)
+    rows_idx = np.concatenate(rows_idx)
+    cols_idx = np.concatenate(cols_idx)
+    agg = _sparse.csr_matrix((vals, (rows_idx, cols_idx)), shape=(2 * k if efron else k, m))
+    del vals, rows_idx, cols_idx
     if efron:
         pair_group = np.repeat(np.arange(k), n_death)
         pair_starts = np.concatenate([[0], np.cumsum(n_death)[:-1]]).astype(np.intp)
@@ -429,13 +611,15 @@ def _prepare(
         pair_wt = death_weight.copy()
     counts = np.bincount(hi, minlength=k).astype(float)
     if leave_rows.size:
-        counts -= np.bincount(lo[leave_rows] - 1, minlength=k)
+        counts -= np.bincount(lo_leave, minlength=k)
+    del lo_leave, leave_rows
     n_risk = np.rint(_seg_rev_cumsum(counts, seg_starts, seg_ends, seg_of_group)).astype(np.int64)
-    rs = _RiskSets(
+    hi_ref = (hi + 1).astype(idx_t)
+    del hi
+    return _RiskSets(
         n=n,
-        rows=order,
-        hi=hi,
-        hi_ref=hi + 1,
+        rows=order.astype(idx_t) if order.dtype != idx_t else order,
+        hi_ref=hi_ref,
         lo_ref=lo_ref,
         agg=agg,
         death_pos=death_pos,
@@ -456,7 +640,6 @@ def _prepare(
         n_risk=n_risk,
         efron=efron,
     )
-    return rs, entry, stop
 
 
 def _seg_rev_cumsum(a: np.ndarray, starts: np.ndarray, ends: np.ndarray, seg_of: np.ndarray) -> np.ndarray:
@@ -494,15 +677,80 @@ def _seg_cumsum_padded(a: np.ndarray, starts: np.ndarray, ends: np.ndarray, seg_
 
 
 class _Work:
-    """Buffers reused across Newton iterations (fresh large allocations cost page faults)."""
+    """Buffers reused across Newton iterations (fresh large allocations cost page faults).
 
-    def __init__(self, m: int, p: int):
-        self.eta = np.empty(m)
-        self.e = np.empty(m)
-        self.r = np.empty(m)
+    No m x p buffer is kept: risk-set sums of ``r x`` scale the sparse aggregation matrix by
+    ``r`` instead of scaling ``x``, and ``X' diag(c) X`` is accumulated over row blocks.
+    """
+
+    def __init__(self, m: int, p: int, nnz: int, weighted: bool):
+        self.eta = np.empty(m)  # eta, then exp(eta) in place
+        self.r = np.empty(m) if weighted else None
         self.c = np.empty(m)
-        self.rx = np.empty((m, p))
-        self.wx = np.empty((m, p))
+        self.vals = np.empty(nnz)
+        self.block = np.empty((min(m, _block_rows(p)), p))
+
+    def scratch(self, count: int) -> list[np.ndarray]:
+        """``count`` length-m buffers, taken from the Newton loop's buffers once it is over."""
+        m = self.c.size
+        pool = [self.c, self.eta] + [self.vals[i * m : (i + 1) * m] for i in range(self.vals.size // max(m, 1))]
+        if self.r is not None:
+            pool.append(self.r)
+        pool += [np.empty(m) for _ in range(count - len(pool))]
+        return pool[:count]
+
+
+def _block_rows(p: int) -> int:
+    """Rows per block of the streamed passes: about 4 MB of doubles, at least 4096 rows."""
+    return max(4096, (1 << 19) // max(p, 1))
+
+
+def _blocks(m: int, p: int):
+    step = _block_rows(p)
+    for s in range(0, m, step):
+        yield s, min(m, s + step)
+
+
+def _weighted_cross(xs: np.ndarray, c: np.ndarray, buf: np.ndarray | None = None) -> np.ndarray:
+    """``X' diag(c) X`` for ``c >= 0``: rank-k updates on ``sqrt(c) X`` block by block (no m x p copy)."""
+    m, p = xs.shape
+    cross = np.zeros((p, p), order="F")
+    if not (m and p):  # BLAS rejects an empty operand (and prints to stdout)
+        return np.zeros((p, p))
+    if buf is None:
+        buf = np.empty((min(m, _block_rows(p)), p))
+    for s, e in _blocks(m, p):
+        sc = np.sqrt(c[s:e])
+        wx = np.multiply(xs[s:e], sc[:, None], out=buf[: e - s])
+        cross = _blas.dsyrk(1.0, wx.T, beta=1.0, c=cross, trans=0, lower=0, overwrite_c=1)
+    return np.triu(cross) + np.triu(cross, 1).T
+
+
+def _group_sums(agg: Any, r: np.ndarray, xs: np.ndarray, vals: np.ndarray | None = None) -> np.ndarray:
+    """``[agg @ r, agg @ (r x)]``; the sparse entries are scaled by ``r`` (same products, no m x p array)."""
+    sums = np.empty((agg.shape[0], xs.shape[1] + 1))
+    sums[:, 0] = agg @ r
+    if vals is None:
+        vals = np.empty(agg.data.size)
+    np.take(r, agg.indices, out=vals)
+    vals *= agg.data
+    scaled = _sparse.csr_matrix((vals, agg.indices, agg.indptr), shape=agg.shape, copy=False)
+    sums[:, 1:] = scaled @ xs
+    return sums
+
+
+def _linear_predictor(
+    xs: np.ndarray, beta: np.ndarray, offset: np.ndarray | None, out: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
+    """``xs beta + offset`` minus a shift keeping ``exp`` finite (shift 0 unless the maximum exceeds 500)."""
+    eta = np.dot(xs, beta, out=out)
+    if offset is not None:
+        eta += offset
+    top = float(eta.max()) if eta.size else 0.0
+    shift = top - 500.0 if top > 500.0 else 0.0
+    if shift:
+        eta -= shift
+    return eta, shift
 
 
 def _evaluate(
@@ -514,21 +762,18 @@ def _evaluate(
     work: _Work,
     want_info: bool = True,
 ) -> tuple[float, np.ndarray, np.ndarray | None, _GroupState]:
-    eta = np.dot(xs, beta, out=work.eta)
-    if offset is not None:
-        eta += offset
-    top = float(eta.max()) if eta.size else 0.0
-    shift = top - 500.0 if top > 500.0 else 0.0
-    if shift:
-        eta -= shift
+    """Log partial likelihood, score and information at ``beta``.
+
+    The returned state holds no per-row array: ``work.eta`` has the linear predictor until the
+    next call (:func:`_state_eta` recomputes it identically).
+    """
+    eta, shift = _linear_predictor(xs, beta, offset, out=work.eta)
+    eta_death = eta[rs.death_pos]
     with np.errstate(over="ignore"):
-        e = np.exp(eta, out=work.e)
+        e = np.exp(eta, out=work.eta)  # eta itself is needed at the deaths only
     r = e if rs.unit_weights else np.multiply(e, rs.weights, out=work.r)
-    rx = np.multiply(xs, r[:, None], out=work.rx)
     k = rs.group_time.size
-    sums = np.empty((rs.agg.shape[0], xs.shape[1] + 1))
-    sums[:, 0] = rs.agg @ r
-    sums[:, 1:] = rs.agg @ rx
+    sums = _group_sums(rs.agg, r, xs, work.vals)
     s = _seg_rev_cumsum(sums[:k], rs.seg_starts, rs.seg_ends, rs.seg_of_group)
     pg = rs.pair_group
     if rs.efron:
@@ -543,32 +788,36 @@ def _evaluate(
         xbar = num / den[:, None]
         logden = np.log(den)
     wt = rs.pair_wt
-    wd = rs.weights[rs.death_pos]
-    loglik = float(wd @ eta[rs.death_pos]) - float(wt @ logden) + (float(wd.sum()) - float(wt.sum())) * shift
+    wd = rs.death_weights
+    loglik = float(wd @ eta_death) - float(wt @ logden) + (float(wd.sum()) - float(wt.sum())) * shift
     u = sum_wx_death - xbar.T @ wt
-    state = _GroupState(den=den, xbar=xbar, eta=eta.copy(), shift=shift)
+    state = _GroupState(den=den, xbar=xbar, eta=None, shift=shift, beta=beta.copy())
     if not want_info:
         return loglik, u, None, state
     h = wt / den
     a = np.bincount(pg, h, minlength=k) if rs.efron else h
     fa = _seg_cumsum_padded(a, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
     c = np.take(fa, rs.hi_ref, out=work.c)
-    c -= fa[rs.lo_ref]
+    for s, e_ in _blocks(c.size, 1):
+        c[s:e_] -= fa[rs.lo_ref[s:e_]]
     if rs.efron:
         b = np.bincount(pg, h * rs.pair_f, minlength=k)
         c[rs.death_pos] -= b[rs.death_group]
     c *= r
-    # X' diag(c) X by a rank-k update on sqrt(c) X (c >= 0 up to round-off)
-    np.maximum(c, 0.0, out=c)
-    np.sqrt(c, out=c)
-    wx = np.multiply(xs, c[:, None], out=work.wx)
-    if wx.shape[0] and wx.shape[1]:
-        cross = _blas.dsyrk(1.0, wx.T, trans=0, lower=0)
-        cross = np.triu(cross) + np.triu(cross, 1).T
-    else:  # BLAS rejects an empty operand (and prints to stdout): no covariate or no row at risk
-        cross = np.zeros((wx.shape[1], wx.shape[1]))
+    np.maximum(c, 0.0, out=c)  # c >= 0 up to round-off
+    cross = _weighted_cross(xs, c, work.block)
     imat = cross - (xbar * wt[:, None]).T @ xbar
     return loglik, u, imat, state
+
+
+def _state_eta(
+    xs: np.ndarray, offset: np.ndarray | None, state: _GroupState, out: np.ndarray | None = None
+) -> _GroupState:
+    """``state`` with its linear predictor (active order), as :func:`_evaluate` computed it."""
+    eta, shift = _linear_predictor(xs, state.beta, offset, out=out)
+    if shift != state.shift:  # cannot happen: same product, same maximum
+        raise RuntimeError("linear predictor recomputation differs from the fit's")
+    return _GroupState(den=state.den, xbar=state.xbar, eta=eta, shift=shift, beta=state.beta)
 
 
 # --------------------------------------------------------------------------------------------
@@ -576,10 +825,23 @@ def _evaluate(
 # --------------------------------------------------------------------------------------------
 
 
-def _score_resid_active(rs: _RiskSets, xs: np.ndarray, state: _GroupState) -> np.ndarray:
-    """Unweighted score residuals of the active rows (active order), internal covariate scale."""
+@dataclass(frozen=True)
+class _ScorePieces:
+    """Per-group prefix sums from which any row's score residual is O(p)."""
+
+    fa: np.ndarray
+    fg: np.ndarray
+    b: np.ndarray | None
+    gf: np.ndarray | None
+    mbar: np.ndarray
+    e: np.ndarray  # exp(eta) per active row
+    is_death: np.ndarray  # per active row
+
+
+def _score_pieces(rs: _RiskSets, state: _GroupState, e_out: np.ndarray | None = None) -> _ScorePieces:
     h = rs.pair_wt / state.den
     hx = state.xbar * h[:, None]
+    b = gf = None
     if rs.efron:
         a = np.add.reduceat(h, rs.pair_starts)
         g = np.add.reduceat(hx, rs.pair_starts, axis=0)
@@ -590,29 +852,113 @@ def _score_resid_active(rs: _RiskSets, xs: np.ndarray, state: _GroupState) -> np
         a, g, mbar = h, hx, state.xbar
     fa = _seg_cumsum_padded(a, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
     fg = _seg_cumsum_padded(g, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
-    e = np.exp(state.eta)
-    acum = fa[rs.hi_ref] - fa[rs.lo_ref]
-    resid = np.take(fg, rs.hi_ref, axis=0)
-    tmp = np.take(fg, rs.lo_ref, axis=0)
+    is_death = np.zeros(rs.rows.size, dtype=bool)
+    is_death[rs.death_pos] = True
+    return _ScorePieces(fa=fa, fg=fg, b=b, gf=gf, mbar=mbar, e=np.exp(state.eta, out=e_out), is_death=is_death)
+
+
+def _score_rows(rs: _RiskSets, pc: _ScorePieces, xs_rows: np.ndarray, idx) -> np.ndarray:
+    """Unweighted score residuals (internal scale) of the active rows ``idx`` (a slice or positions);
+    ``xs_rows`` holds their centred and scaled covariates."""
+    hr = rs.hi_ref[idx]
+    lr = rs.lo_ref[idx]
+    acum = pc.fa[hr] - pc.fa[lr]
+    resid = np.take(pc.fg, hr, axis=0)
+    tmp = np.take(pc.fg, lr, axis=0)
     resid -= tmp
-    np.multiply(xs, acum[:, None], out=tmp)
+    np.multiply(xs_rows, acum[:, None], out=tmp)
     resid -= tmp
     del tmp
+    e = pc.e[idx]
     resid *= e[:, None]
-    dp = rs.death_pos
-    dg = rs.death_group
-    xd = xs[dp]
-    extra = xd - mbar[dg]
-    if rs.efron:
-        extra += e[dp][:, None] * (xd * b[dg][:, None] - gf[dg])
-    resid[dp] += extra
+    dl = np.flatnonzero(pc.is_death[idx])
+    if dl.size:
+        dg = hr[dl] - 1
+        xd = xs_rows[dl]
+        extra = xd - pc.mbar[dg]
+        if rs.efron:
+            extra += e[dl][:, None] * (xd * pc.b[dg][:, None] - pc.gf[dg])
+        resid[dl] += extra
     return resid
 
 
-def _to_rows(rs: _RiskSets, active_values: np.ndarray) -> np.ndarray:
-    out = np.zeros((rs.n,) + active_values.shape[1:])
-    out[rs.rows] = active_values
+def _cluster_score_sums(
+    rs: _RiskSets,
+    xs: np.ndarray,
+    state: _GroupState,
+    codes: np.ndarray,
+    n_clusters: int,
+    scratch: list[np.ndarray] | None = None,
+) -> np.ndarray:
+    """Weighted score residuals (internal scale) summed within clusters, one column at a time.
+
+    Each column is a few length-m passes in the rows' own (sorted) order and one ``bincount``
+    into a length-``n_clusters`` vector, so neither an m x p array nor random row gathers are
+    needed; the operations are those of :func:`_score_rows` column by column.
+    """
+    m, p = xs.shape
+    e_buf, acum, v, tmp = scratch if scratch is not None else [np.empty(m) for _ in range(4)]
+    pc = _score_pieces(rs, state, e_out=e_buf)
+    dp, dg = rs.death_pos, rs.death_group
+    e_d = pc.e[dp]
+    np.take(pc.fa, rs.hi_ref, out=acum)
+    acum -= np.take(pc.fa, rs.lo_ref, out=tmp)
+    out = np.empty((n_clusters, p))
+    for j in range(p):
+        col = np.ascontiguousarray(pc.fg[:, j])
+        np.take(col, rs.hi_ref, out=v)
+        v -= np.take(col, rs.lo_ref, out=tmp)
+        v -= np.multiply(xs[:, j], acum, out=tmp)
+        v *= pc.e
+        xd = xs[dp, j]
+        extra = xd - pc.mbar[dg, j]
+        if rs.efron:
+            extra += e_d * (xd * pc.b[dg] - pc.gf[dg, j])
+        v[dp] += extra
+        if not rs.unit_weights:
+            v *= rs.weights
+        out[:, j] = np.bincount(codes, weights=v, minlength=n_clusters)
     return out
+
+
+def _robust_meat(
+    rs: _RiskSets,
+    xs: np.ndarray,
+    state: _GroupState,
+    scale: np.ndarray,
+    clusters: tuple[np.ndarray, int] | None,
+    scratch: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``L' L`` and ``1' L`` for ``L`` = weighted score residuals (original scale), rows summed within
+    clusters when ``clusters = (code per active row, n_clusters)`` is given."""
+    p = xs.shape[1]
+    if clusters is not None:
+        lw = _cluster_score_sums(rs, xs, state, *clusters, scratch=scratch)
+        lw /= scale
+        return lw.T @ lw, lw.sum(axis=0)
+    # each row its own cluster: streamed over blocks of rows
+    pc = _score_pieces(rs, state, e_out=None if scratch is None else scratch[0])
+    meat = np.zeros((p, p))
+    total = np.zeros(p)
+    for s, e in _blocks(*xs.shape):
+        lw = _score_rows(rs, pc, xs[s:e], slice(s, e))
+        if not rs.unit_weights:
+            lw *= rs.weights[s:e, None]
+        lw /= scale
+        meat += lw.T @ lw
+        total += lw.sum(axis=0)
+    return meat, total
+
+
+def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` by hashing (linear in n) and sorting only the
+    distinct values: same sorted values, same codes."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    uniq = np.asarray(uniq)
+    sorted_vals, rank = np.unique(uniq, return_inverse=True)
+    if sorted_vals.size != uniq.size:  # values pandas tells apart but numpy merges (e.g. -0.0, NaNs)
+        return np.unique(values, return_inverse=True)
+    return sorted_vals, rank.ravel()[codes]
 
 
 def _cluster_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
@@ -749,30 +1095,48 @@ def fit_cox(
     beta0 = np.zeros(p) if init is None else np.asarray(init, dtype=float).copy()
     if beta0.shape != (p,):
         raise ValueError(f"init has shape {beta0.shape}; expected ({p},)")
-    w = np.ones(n) if wts is None else wts
-
     if strata_arr is None:
-        codes = np.zeros(n, dtype=np.intp)
+        codes = None
         stratum_values = np.array([0])
     else:
-        stratum_values, codes = np.unique(strata_arr, return_inverse=True)
+        stratum_values, codes = _sorted_codes(strata_arr)
         codes = codes.astype(np.intp).ravel()
     counting = start is not None
     efron = ties == "efron"
-    rs, start, stop = _prepare(stop, status, start, codes, stratum_values.size, wts, efron, timefix)
+    n_clusters = None
+    if cluster_arr is not None:
+        # coded before the fit (int32), so that no n-sized temporary comes on top of the fit's arrays
+        cvals, ccodes = _sorted_codes(cluster_arr)
+        n_clusters = int(cvals.size)
+        del cvals
+        ccodes = ccodes.ravel().astype(_index_dtype(n_clusters))
+    rs = _prepare(stop, status, start, codes, stratum_values.size, wts, efron, timefix)
+    del codes
+    _trim_heap()
+    cc = None
+    if cluster_arr is not None:
+        cc = ccodes[rs.rows]
+        del ccodes
 
     # centring and scaling as coxfit6/agfit4 (columns with values in {-1, 0, 1} are left alone)
-    xs = x[rs.rows]
-    lo_x, hi_x = (xs.min(axis=0), xs.max(axis=0)) if xs.shape[0] else (np.zeros(p), np.zeros(p))
     zero_one = np.zeros(p, dtype=bool)
-    for j in np.flatnonzero((lo_x >= -1) & (hi_x <= 1)):
-        col = np.abs(x[:, j])
-        zero_one[j] = bool(((col == 0) | (col == 1)).all())
-    center = np.where(zero_one, 0.0, (w @ x) / w.sum())
+    if n:
+        lo_x, hi_x = x.min(axis=0), x.max(axis=0)
+        for j in np.flatnonzero((lo_x >= -1) & (hi_x <= 1)):
+            col = np.abs(x[:, j])
+            zero_one[j] = bool(((col == 0) | (col == 1)).all())
+            del col
+    if wts is None:
+        w = np.ones(n)
+        center = np.where(zero_one, 0.0, (w @ x) / w.sum())
+        del w
+    else:
+        center = np.where(zero_one, 0.0, (wts @ x) / wts.sum())
     if counting:
         means = np.where(zero_one, 0.0, x.mean(axis=0))
     else:
         means = center.copy()
+    xs = x[rs.rows]
     xs -= center
     if rs.unit_weights:
         mad = np.array([np.abs(xs[:, j]).sum() for j in range(p)]) / max(xs.shape[0], 1)
@@ -782,9 +1146,9 @@ def fit_cox(
     scale = np.where(zero_one | ~(mad > 0), 1.0, 1.0 / np.where(mad > 0, mad, 1.0))
     xs *= scale
     off_s = None if off is None else off[rs.rows]
-    wd = rs.weights[rs.death_pos]
+    wd = rs.death_weights
     sum_wx_death = wd @ xs[rs.death_pos]
-    work = _Work(*xs.shape)
+    work = _Work(xs.shape[0], p, rs.agg.data.size, not rs.unit_weights)
 
     beta = beta0 / scale
     loglik0, u, imat, state0 = _evaluate(rs, xs, off_s, beta, sum_wx_death, work)
@@ -811,6 +1175,7 @@ def fit_cox(
         for it in range(1, max_iter + 1):
             iterations = it
             newlk, u_new, imat_new, st_new = _evaluate(rs, xs, off_s, new_beta, sum_wx_death, work)
+            _trim_heap()
             chol_new, rank2 = _cholesky2(imat_new)
             fail = (
                 (not np.isfinite(newlk))
@@ -870,40 +1235,27 @@ def fit_cox(
             "e.g. no events in one category)"
         )
 
-    lp = x @ coef - float(coef @ means)
-    if off is not None:
-        lp = lp + off
     coef_out = np.where(aliased, np.nan, coef)
     diff0 = np.where(aliased, 0.0, coef - beta0)
     wald_model = _wald(vcov_model[np.ix_(~aliased, ~aliased)], diff0[~aliased]) if df else 0.0
 
     vcov_robust = None
     robust_score = None
-    n_clusters = None
-    del work
+    state = _state_eta(xs, off_s, state)
     if robust or cluster_arr is not None:
-        if cluster_arr is not None:
-            cvals, ccodes = np.unique(cluster_arr, return_inverse=True)
-            n_clusters = int(cvals.size)
-            cc = ccodes.ravel()[rs.rows]
-
-        def _scores(st: _GroupState) -> np.ndarray:
-            # weighted score residuals (summed within clusters), original covariate scale
-            lw = _score_resid_active(rs, xs, st)
-            if not rs.unit_weights:
-                lw *= rs.weights[:, None]
-            if cluster_arr is not None:
-                lw = _cluster_sums(lw, cc, n_clusters)
-            lw /= scale
-            return lw
-
-        lw = _scores(state)
-        vcov_robust = vcov_model @ (lw.T @ lw) @ vcov_model
-        del lw
+        clusters = None if cc is None else (cc, n_clusters)
+        scratch = work.scratch(5)
+        meat, _ = _robust_meat(rs, xs, state, scale, clusters, scratch[1:])
+        vcov_robust = vcov_model @ meat @ vcov_model
         # R's robust score test uses the score residuals at init (the null linear predictor)
-        lw0 = _scores(state0)
-        robust_score = _wald(lw0.T @ lw0, lw0.sum(axis=0))
-        del lw0
+        state0 = _state_eta(xs, off_s, state0, out=scratch[0])
+        meat0, total0 = _robust_meat(rs, xs, state0, scale, clusters, scratch[1:])
+        robust_score = _wald(meat0, total0)
+        del clusters, scratch, state0
+    del work, cc
+    lp = x @ coef - float(coef @ means)
+    if off is not None:
+        lp = lp + off
     vcov_reported = vcov_model if vcov_robust is None else vcov_robust
     wald = (
         _wald(vcov_reported[np.ix_(~aliased, ~aliased)], diff0[~aliased]) if df else 0.0
@@ -966,13 +1318,16 @@ def score_residuals(fit: CoxFit, X: np.ndarray, *, weighted: bool = False) -> np
     rows never at risk get zeros. ``weighted=True`` multiplies by the case weights.
     """
     x, rs, state = fit_matrix(fit, X)
-    xs = (x[rs.rows] - fit._center) * fit._scale
-    out = _to_rows(rs, _score_resid_active(rs, xs, state) / fit._scale)
-    if weighted:
-        rs = fit._risk
-        w = np.zeros(rs.n)
-        w[rs.rows] = rs.weights
-        out = out * w[:, None]
+    pc = _score_pieces(rs, state)
+    out = np.zeros((rs.n, x.shape[1]))
+    for s, e in _blocks(rs.rows.size, x.shape[1]):
+        rows = rs.rows[s:e]
+        xs = (x[rows] - fit._center) * fit._scale
+        block = _score_rows(rs, pc, xs, slice(s, e))
+        block /= fit._scale
+        if weighted and not rs.unit_weights:
+            block *= rs.weights[s:e, None]
+        out[rows] = block
     return out
 
 

@@ -15,9 +15,9 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
-from ._cox_engine import CoxFit, _aeq_surv, _seg_cumsum_padded, fit_matrix
+from ._cox_engine import CoxFit, _aeq_surv, _blocks, _seg_cumsum_padded, fit_matrix
 
-__all__ = ["CoxZph", "ZphResiduals", "cox_zph", "scaled_schoenfeld"]
+__all__ = ["CoxZph", "ZphResiduals", "cox_zph", "cox_zph_residuals", "scaled_schoenfeld"]
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,10 @@ def _km_left(stop: np.ndarray, event: np.ndarray, entry: np.ndarray | None) -> n
 class _ZphCore:
     keep: np.ndarray  # columns not aliased in the fit
     q: int  # number of kept columns
-    ttimes: np.ndarray  # transformed time of every row
-    xs: np.ndarray  # kept columns, centred and scaled (fit's internal scale), active-row order
+    tt_death: np.ndarray  # transformed time of every death (the fit's death order)
+    xs_death: np.ndarray  # kept columns of the deaths, centred and scaled (fit's internal scale)
     u_gamma: np.ndarray  # score of the time-interaction block
-    imat: np.ndarray  # 2q x 2q information at (beta, gamma = 0), internal scale
+    imat: np.ndarray  # 2q x 2q information at (beta, gamma = 0), internal scale (q x q when blocks=1)
 
 
 def _transformed_times(stop, status, start, transform) -> np.ndarray:
@@ -80,48 +80,80 @@ def _transformed_times(stop, status, start, transform) -> np.ndarray:
     return _km_left(stop, status, start)
 
 
-def _zph_core(fit: CoxFit, X, time, event, entry, transform) -> _ZphCore:
-    x, rs, state = fit_matrix(fit, X)
-    if transform not in ("km", "identity", "rank", "log"):
-        raise ValueError(f"transform must be 'km', 'identity', 'rank' or 'log', got {transform!r}")
+def _death_ttimes(fit: CoxFit, rs, time, event, entry, transform) -> np.ndarray:
+    """Transformed time of each death, in the fit's death order.
+
+    Only deaths enter the test, so identity and log use the fit's (merged) event times and the
+    default 'km' transform of an unstratified fit comes from the fit's own risk-set counts
+    (every row at risk at an event time is in the fit's risk sets): O(events). 'rank' and a
+    stratified 'km' (pooled over strata, so rows outside their stratum's risk sets count) need
+    every row's merged time.
+    """
+    dg = rs.death_group
+    if transform == "identity":
+        return rs.group_time[dg]
+    if transform == "log":
+        return np.log(rs.group_time[dg])
+    if transform == "km" and fit._stratum_values.size == 1:
+        surv = np.cumprod(1.0 - rs.n_death / rs.n_risk)
+        return 1.0 - np.concatenate([[1.0], surv[:-1]])[dg]
     stop = np.asarray(time, dtype=float)
     start = None if entry is None else np.asarray(entry, dtype=float)
     status = np.asarray(event).astype(bool)
     if fit._timefix:
         start, stop = _aeq_surv(start, stop, np.argsort(stop))
-    ttimes = _transformed_times(stop, status, start, transform)
-    gtime = ttimes - ttimes[status].mean()
+    return _transformed_times(stop, status, start, transform)[rs.rows[rs.death_pos]]
+
+
+def _zph_core(fit: CoxFit, X, time, event, entry, transform, blocks: int = 3) -> _ZphCore:
+    x, rs, state = fit_matrix(fit, X)
+    if transform not in ("km", "identity", "rank", "log"):
+        raise ValueError(f"transform must be 'km', 'identity', 'rank' or 'log', got {transform!r}")
+    tt_death = _death_ttimes(fit, rs, time, event, entry, transform)
+    # centre at the mean over events in row order (R's mean(ttimes[event]))
+    gmean = tt_death[np.argsort(rs.rows[rs.death_pos], kind="stable")].mean()
 
     keep = ~fit.aliased
-    xs = (x[rs.rows] - fit._center) * fit._scale
-    xs = xs[:, keep]
+    center, scale = fit._center, fit._scale
     xbar = state.xbar[:, keep]
-    q = xs.shape[1]
+    q = int(keep.sum())
+    xs_death = ((x[rs.rows[rs.death_pos]] - center) * scale)[:, keep]
 
     # g per event group: every death row of a group has the same (fixed) stop time
     g_group = np.empty(rs.group_time.size)
-    g_group[rs.death_group] = gtime[rs.rows[rs.death_pos]]
+    g_group[rs.death_group] = tt_death - gmean
     g_pair = g_group[rs.pair_group]
     wt = rs.pair_wt
-    wd = rs.weights[rs.death_pos]
-    u_gamma = (wd * g_group[rs.death_group]) @ xs[rs.death_pos] - xbar.T @ (wt * g_pair)
+    wd = rs.death_weights
+    u_gamma = (wd * g_group[rs.death_group]) @ xs_death - xbar.T @ (wt * g_pair)
 
+    # information blocks sum_k g_k^l sum_j w_kj V_kj (l < blocks): one streamed pass over the rows,
+    # with per-row weights from per-group prefix sums, as the fit's own information
     h = wt / state.den
-    r = rs.weights * np.exp(state.eta)
     k = rs.group_time.size
-    blocks = []
-    for power in range(3):
-        gl = g_pair**power
-        a = np.bincount(rs.pair_group, h * gl, minlength=k)
-        fa = _seg_cumsum_padded(a, rs.seg_starts, rs.seg_ends, rs.seg_of_group)
-        c = fa[rs.hi_ref] - fa[rs.lo_ref]
-        if rs.efron:
-            b = np.bincount(rs.pair_group, h * gl * rs.pair_f, minlength=k)
-            c[rs.death_pos] -= b[rs.death_group]
-        c *= r
-        blocks.append((xs * c[:, None]).T @ xs - (xbar * (wt * gl)[:, None]).T @ xbar)
-    imat = np.block([[blocks[0], blocks[1]], [blocks[1], blocks[2]]])
-    return _ZphCore(keep=keep, q=q, ttimes=ttimes, xs=xs, u_gamma=u_gamma, imat=imat)
+    seg = (rs.seg_starts, rs.seg_ends, rs.seg_of_group)
+    powers = [g_pair**power for power in range(blocks)]
+    fa = [_seg_cumsum_padded(np.bincount(rs.pair_group, h * gl, minlength=k), *seg) for gl in powers]
+    fb = [np.bincount(rs.pair_group, h * gl * rs.pair_f, minlength=k) for gl in powers] if rs.efron else []
+    out = [np.zeros((q, q)) for _ in powers]
+    dpos = rs.death_pos
+    for s, e in _blocks(rs.rows.size, x.shape[1]):
+        xc = ((x[rs.rows[s:e]] - center) * scale)[:, keep]
+        r = np.exp(state.eta[s:e])
+        if not rs.unit_weights:
+            r = rs.weights[s:e] * r
+        hr, lr = rs.hi_ref[s:e], rs.lo_ref[s:e]
+        d0, d1 = np.searchsorted(dpos, (s, e))
+        for i in range(blocks):
+            c = fa[i][hr] - fa[i][lr]
+            if rs.efron:
+                c[dpos[d0:d1] - s] -= fb[i][rs.death_group[d0:d1]]
+            c *= r
+            out[i] += (xc * c[:, None]).T @ xc
+    for i, gl in enumerate(powers):
+        out[i] -= (xbar * (wt * gl)[:, None]).T @ xbar
+    imat = out[0] if blocks == 1 else np.block([[out[0], out[1]], [out[1], out[2]]])
+    return _ZphCore(keep=keep, q=q, tt_death=tt_death, xs_death=xs_death, u_gamma=u_gamma, imat=imat)
 
 
 def _kept_terms(terms: dict[str, list[int]] | None, keep: np.ndarray, X) -> dict[str, list[int]]:
@@ -195,6 +227,10 @@ def cox_zph(
     over the rows, as in the fit.
     """
     core = _zph_core(fit, X, time, event, entry, transform)
+    return _test_from_core(core, X, transform=transform, terms=terms, global_test=global_test)
+
+
+def _test_from_core(core: _ZphCore, X, *, transform: str, terms, global_test: bool) -> CoxZph:
     q, u_gamma, imat = core.q, core.u_gamma, core.imat
     term_cols = _kept_terms(terms, core.keep, X)
 
@@ -271,7 +307,11 @@ def scaled_schoenfeld(
     Rows are ordered as R: by stratum (sorted labels), time, then row (right-censored data) or
     reverse row order ((start, stop] data, R's ``rev(order(-strata, -stop))``).
     """
-    core = _zph_core(fit, X, time, event, entry, transform)
+    core = _zph_core(fit, X, time, event, entry, transform, blocks=1)
+    return _residuals_from_core(fit, core, X, time, event, entry=entry, strata=strata, transform=transform, terms=terms)
+
+
+def _residuals_from_core(fit: CoxFit, core: _ZphCore, X, time, event, *, entry, strata, transform: str, terms) -> ZphResiduals:
     rs, state = fit._risk, fit._state
     keep, q = core.keep, core.q
     x = np.asarray(X, dtype=float)
@@ -285,7 +325,7 @@ def scaled_schoenfeld(
     else:
         mbar = xbar
     dp, dg = rs.death_pos, rs.death_group
-    resid = (core.xs[dp] - mbar[dg]) / scale
+    resid = (core.xs_death - mbar[dg]) / scale
     rows = rs.rows[dp]
     info = core.imat[:q, :q] / np.outer(scale, scale)  # xs = (x - center) * scale
 
@@ -298,16 +338,23 @@ def scaled_schoenfeld(
     stop = np.asarray(time, dtype=float)
     tie = -rows if entry is not None else rows
     order = np.lexsort((tie, stop[rows], codes[rows]))
-    resid, rows = resid[order], rows[order]
+    resid, rows, tt = resid[order], rows[order], core.tt_death[order]
     ev_codes = codes[rows]
 
     n_strata = int(codes.max()) + 1
-    xk = x[:, keep]
-    used = np.zeros((n_strata, q))
-    for s in range(n_strata):
-        in_s = codes == s
-        varies = (xk[in_s] != xk[in_s][:1]).any(axis=0) if in_s.any() else np.zeros(q, bool)
-        used[s] = np.where(varies, status[in_s].sum(), 0)
+    # per stratum: its number of events where the column varies within the stratum, else 0
+    kept_cols = np.flatnonzero(keep)
+    if n_strata == 1:
+        varies = np.array([bool((x[:, j] != x[0, j]).any()) for j in kept_cols], dtype=bool).reshape(1, -1)
+    else:
+        first = np.full(n_strata, x.shape[0], dtype=np.intp)
+        np.minimum.at(first, codes, np.arange(x.shape[0]))
+        first_row = first[codes]
+        varies = np.column_stack(
+            [np.bincount(codes, weights=x[:, j] != x[first_row, j], minlength=n_strata) > 0 for j in kept_cols]
+        ).reshape(n_strata, q)
+    n_ev = np.bincount(codes, weights=status, minlength=n_strata)
+    used = np.where(varies, n_ev[:, None], 0)
     wtmat = np.zeros((q, q))
     for s in range(n_strata):
         wtmat += np.minimum.outer(used[s], used[s])
@@ -342,9 +389,50 @@ def scaled_schoenfeld(
     return ZphResiduals(
         terms=tuple(names),
         time=stop[rows],
-        x=core.ttimes[rows],
+        x=tt,
         strata=None if labels is None else labels[ev_codes],
         y=y,
         var=np.linalg.inv(vmean),
         transform=transform,
     )
+
+
+def cox_zph_residuals(
+    fit: CoxFit,
+    X: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    *,
+    entry: np.ndarray | None = None,
+    strata: np.ndarray | None = None,
+    transform: Literal["km", "identity", "rank", "log"] = "km",
+    terms: dict[str, list[int]] | None = None,
+    global_test: bool = True,
+    residuals: bool = True,
+) -> tuple[CoxZph, ZphResiduals | None]:
+    """:func:`cox_zph` and (``residuals=True``) :func:`scaled_schoenfeld` from one pass over the rows.
+
+    The residuals need only the first information block of the test, so computing both together
+    costs one streamed pass instead of two. Arguments are those of the two functions.
+
+    Returns
+    -------
+    tuple
+        The test, and the residuals or None (not asked for, or their information matrix is
+        singular: :func:`scaled_schoenfeld` would raise ``LinAlgError`` there while the test stands).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the test's information matrix is (computationally) singular, as :func:`cox_zph`.
+    """
+    core = _zph_core(fit, X, time, event, entry, transform)
+    test = _test_from_core(core, X, transform=transform, terms=terms, global_test=global_test)
+    resid = None
+    if residuals:
+        try:
+            resid = _residuals_from_core(fit, core, X, time, event, entry=entry, strata=strata,
+                                         transform=transform, terms=terms)
+        except np.linalg.LinAlgError:
+            resid = None
+    return test, resid

@@ -22,6 +22,7 @@ Conventions (reference README rules 6 and 9):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -123,8 +124,17 @@ class BinaryGlmFit:
     """η = Xβ + offset."""
     working_weights: np.ndarray
     """``w (dμ/dη)² / (μ(1-μ))`` of the last IRLS step (``glm$weights``)."""
-    scores: np.ndarray
-    """``(n, k)`` score contributions, ``sandwich::estfun.glm``."""
+    _X: np.ndarray
+    """The design the fit used (a reference, not a copy), for :attr:`scores`."""
+    _y: np.ndarray
+    """The response the fit used, for :attr:`scores`."""
+
+    @cached_property
+    def scores(self) -> np.ndarray:
+        """``(n, k)`` score contributions, ``sandwich::estfun.glm`` (formed on first use: an n x k
+        array that only sandwich variances need)."""
+        resid = (self._y - self.fitted) / _mu_eta(self.link, self.linear_predictor) * self.working_weights
+        return resid[:, None] * self._X
 
     @property
     def bread(self) -> np.ndarray:
@@ -205,9 +215,23 @@ def _prepare(
     return X, y, w, off
 
 
+def _row_blocks(n: int, k: int):
+    """Row blocks of about 4 MB of doubles: weighted cross products never copy the whole design."""
+    step = max(4096, (1 << 19) // max(k, 1))
+    for s in range(0, n, step):
+        yield s, min(n, s + step)
+
+
 def _gram(X: np.ndarray, ww: np.ndarray | None = None) -> np.ndarray:
-    xs = X if ww is None else X * np.sqrt(ww)[:, None]
-    g = xs.T @ xs
+    if ww is None:
+        g = X.T @ X
+    else:
+        n, k = X.shape
+        g = np.zeros((k, k))
+        buf = np.empty((min(n, max(4096, (1 << 19) // max(k, 1))), k))
+        for s, e in _row_blocks(n, k):
+            xs = np.multiply(X[s:e], np.sqrt(ww[s:e])[:, None], out=buf[: e - s])
+            g += xs.T @ xs
     return (g + g.T) / 2.0
 
 
@@ -260,11 +284,21 @@ def _wls_step(X: np.ndarray, sw: np.ndarray, r: np.ndarray) -> np.ndarray:
     definite. Used in increment form, so rounding in the solve only perturbs the step,
     never the fixed point (the score is evaluated from residuals).
     """
-    xs = X * sw[:, None]
+    n, k = X.shape
+    # one cross product per block of [sw X, sw r] gives both X'WX and X'W r (a separate
+    # matrix-vector product per block costs as much as the cross product itself)
+    acc = np.zeros((k + 1, k + 1))
+    buf = np.empty((min(n, max(4096, (1 << 19) // max(k + 1, 1))), k + 1))
+    for s, e in _row_blocks(n, k + 1):
+        xs = buf[: e - s]
+        np.multiply(X[s:e], sw[s:e, None], out=xs[:, :k])
+        np.multiply(sw[s:e], r[s:e], out=xs[:, k])
+        acc += xs.T @ xs
+    g, rhs = acc[:k, :k], acc[:k, k]
     try:
-        g = xs.T @ xs
-        return _solve_spd((g + g.T) / 2.0, xs.T @ (sw * r))
+        return _solve_spd((g + g.T) / 2.0, rhs)
     except np.linalg.LinAlgError:
+        xs = X * sw[:, None]
         q, rr = np.linalg.qr(xs)
         return np.linalg.solve(rr, q.T @ (sw * r))
 
@@ -385,7 +419,7 @@ def fit_binary_glm(
         raise SpecificationError(f"unknown link {link!r}; valid: 'logit', 'probit', 'cloglog'")
     X, y, w, off = _prepare(X, y, weights, offset)
     good_rows = w > 0
-    _check_rank(X[good_rows], column_names)
+    _check_rank(X if good_rows.all() else X[good_rows], column_names)
     n_obs, k = X.shape
 
     mustart = (w * y + 0.5) / (w + 1.0)
@@ -437,8 +471,7 @@ def fit_binary_glm(
     # i.e. are evaluated at the previous iterate; the working residuals at the final one.
     ww = np.zeros(n_obs)
     ww[good] = sw**2
-    vcov = _info_inverse(X[ww > 0], ww[ww > 0])
-    scores = ((y - mu) / _mu_eta(link, eta) * ww)[:, None] * X
+    vcov = _info_inverse(X, ww)  # rows with zero weight add exact zeros
 
     reasons: list[str] = []
     if not conv:
@@ -472,7 +505,8 @@ def fit_binary_glm(
         fitted=mu,
         linear_predictor=eta,
         working_weights=ww,
-        scores=scores,
+        _X=X,
+        _y=y,
     )
 
 
@@ -538,7 +572,7 @@ def fit_firth_logit(
     """
     X, y, w, off = _prepare(X, y, weights, offset)
     good_rows = w > 0
-    _check_rank(X[good_rows], column_names)
+    _check_rank(X if good_rows.all() else X[good_rows], column_names)
     k = X.shape[1]
     beta = np.zeros(k)
     eta, mu, ww, r, hat, ll, pll = _firth_pieces(X, y, w, off, beta)

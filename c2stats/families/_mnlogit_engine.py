@@ -13,10 +13,10 @@ coefficients of the first non-base category, then the next (``nnet::multinom``'s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from c2stats.errors import SpecificationError
 
@@ -49,8 +49,24 @@ class MNLogitFit:
     """Non-base categories, in the row order of ``params``."""
     probabilities: np.ndarray
     """``(n, J)`` fitted probabilities, columns ``(base, *categories)``."""
-    scores: np.ndarray
-    """``(n, (J-1)k)`` score contributions ``w (1[y=j] - p_j) x``, ``params.ravel()`` order."""
+    _X: np.ndarray
+    """The design the fit used (a reference, not a copy), for :attr:`scores`."""
+    _y_code: np.ndarray
+    """Outcome of each row as a column of ``probabilities`` (0 = base)."""
+    _w: np.ndarray
+    """Case weights the fit used."""
+
+    @cached_property
+    def scores(self) -> np.ndarray:
+        """``(n, (J-1)k)`` score contributions ``w (1[y=j] - p_j) x``, ``params.ravel()`` order (formed
+        on first use: only sandwich variances need this n x (J-1)k array)."""
+        n = self._X.shape[0]
+        m = self.probabilities.shape[1] - 1
+        R = np.empty((n, m))
+        for j in range(m):
+            R[:, j] = (self._y_code == j + 1).astype(float) - self.probabilities[:, j + 1]
+        R *= self._w[:, None]
+        return (R[:, :, None] * self._X[:, None, :]).reshape(n, -1)
 
     @property
     def coef(self) -> np.ndarray:
@@ -68,24 +84,87 @@ class MNLogitFit:
         return np.sqrt(np.diag(self.vcov_model)).reshape(self.params.shape)
 
 
-def _pieces(beta: np.ndarray, X: np.ndarray, Y: np.ndarray, w: np.ndarray):
+def _row_blocks(n: int, k: int):
+    """Row blocks of about 4 MB of doubles when each row holds ``k`` of them."""
+    step = max(1024, (1 << 19) // max(k, 1))
+    for s in range(0, n, step):
+        yield s, min(n, s + step)
+
+
+def _pieces(beta: np.ndarray, X: np.ndarray, y_code: np.ndarray, w: np.ndarray, *, hessian: bool = True,
+            probabilities: bool = False):
+    """Log-likelihood, score ``sum_i w (y_i - p_i) x_i`` (``params.ravel()`` order), Hessian, P.
+
+    Accumulated over blocks of rows, so no temporary grows with n: the Hessian blocks
+    ``-X' diag(w p_j (1[j=l] - p_l)) X`` and the score ``R'X`` are sums of per-block products, and
+    the ``(n, J)`` probabilities are only formed when asked for (once, after the last step).
+    """
     n, k = X.shape
-    eta = np.hstack([np.zeros((n, 1)), X @ beta.T])
-    lse = special.logsumexp(eta, axis=1)
-    P = np.exp(eta - lse[:, None])
-    ll = float(np.sum(w * (np.sum(Y * eta, axis=1) - lse)))
-    R = (Y[:, 1:] - P[:, 1:]) * w[:, None]
-    scores = (R[:, :, None] * X[:, None, :]).reshape(n, -1)
-    Pm = P[:, 1:]
-    m = Pm.shape[1]
-    H = np.empty((m * k, m * k))
-    for j in range(m):
-        for l in range(j, m):
-            c = w * Pm[:, j] * ((1.0 if j == l else 0.0) - Pm[:, l])
-            blk = -(X * c[:, None]).T @ X
+    m = beta.shape[0]
+    ll_parts = []
+    score = np.zeros((m, k))
+    pairs = [(j, l) for j in range(m) for l in range(j, m)]
+    G = np.zeros((len(pairs) * k, k)) if hessian else None
+    P_all = np.empty((n, m + 1)) if probabilities else None
+    for s, e in _row_blocks(n, 4 * k):
+        xb, wb, yb = X[s:e], w[s:e], y_code[s:e]
+        rows = np.arange(e - s)
+        eta = np.empty((e - s, m + 1))
+        eta[:, 0] = 0.0
+        np.matmul(xb, beta.T, out=eta[:, 1:])
+        # log-sum-exp by the row maximum (scipy's logsumexp costs several times more per element)
+        top = eta.max(axis=1)
+        P = eta - top[:, None]
+        np.exp(P, out=P)
+        total = P.sum(axis=1)
+        P /= total[:, None]
+        lse = np.log(total)
+        lse += top
+        ll_parts.append(np.sum(wb * (eta[rows, yb] - lse)))
+        if probabilities:
+            P_all[s:e] = P
+        R = -P[:, 1:]
+        hit = yb > 0
+        R[rows[hit], yb[hit] - 1] += 1.0
+        R *= wb[:, None]
+        score += R.T @ xb
+        if hessian:
+            # all blocks of the Hessian from one product: [x c_11, x c_12, ...]' x
+            Pm = P[:, 1:]
+            C = np.empty((e - s, len(pairs)))
+            for i, (j, l) in enumerate(pairs):
+                np.multiply(wb * Pm[:, j], (1.0 if j == l else 0.0) - Pm[:, l], out=C[:, i])
+            Z = (C[:, :, None] * xb[:, None, :]).reshape(e - s, -1)
+            G += Z.T @ xb
+    H = None
+    if hessian:
+        H = np.empty((m * k, m * k))
+        for i, (j, l) in enumerate(pairs):
+            blk = -G[i * k : (i + 1) * k]
             H[j * k : (j + 1) * k, l * k : (l + 1) * k] = blk
             H[l * k : (l + 1) * k, j * k : (j + 1) * k] = blk.T
-    return ll, scores, H, P
+    return float(np.sum(ll_parts)), score.ravel(), H, P_all
+
+
+def _rank(X: np.ndarray) -> int:
+    """``np.linalg.matrix_rank(X)`` without an n x k copy of X.
+
+    The cross product's eigenvalues are the squared singular values up to ``eps * s_max^2``: when
+    the smallest is far above R's threshold (``s_max * max(n, k) * eps``) the design has full rank.
+    Otherwise the singular values come from the R factor of a blocked QR (the same singular values).
+    """
+    n, k = X.shape
+    g = X.T @ X
+    ev = np.linalg.eigvalsh((g + g.T) / 2.0)
+    if ev.size and ev[0] > 1e-6 * ev[-1]:
+        return k
+    r = np.zeros((0, k))
+    for s, e in _row_blocks(n, k):
+        r = np.linalg.qr(np.vstack([r, X[s:e]]), mode="r")
+    sv = np.linalg.svd(r, compute_uv=False)
+    if not sv.size:
+        return 0
+    return int(np.sum(sv > sv.max() * max(n, k) * np.finfo(float).eps))
 
 
 def fit_mnlogit(
@@ -145,29 +224,31 @@ def fit_mnlogit(
         )
     cats = tuple(c for c in labels if c != base)
     order = [base, *cats]
-    Y = np.column_stack([(yv == c).to_numpy(float) for c in order])
+    y_code = np.zeros(n, dtype=np.int8 if len(order) < 128 else np.int64)
+    for j, c in enumerate(order[1:], start=1):
+        y_code[(yv == c).to_numpy()] = j
     keep = w > 0
-    if np.linalg.matrix_rank(X[keep]) < k:
+    if _rank(X if keep.all() else X[keep]) < k:
         raise SpecificationError(f"the design matrix is rank deficient (rank < {k} terms); remove collinear terms")
     m = len(cats)
     beta = np.zeros((m, k))
-    ll, scores, H, P = _pieces(beta, X, Y, w)
+    ll, score, H, _ = _pieces(beta, X, y_code, w)
     conv = False
     reason = None
     it = 0
     for it in range(1, maxit + 1):
         try:
-            step = np.linalg.solve(-H, scores.sum(axis=0)).reshape(m, k)
+            step = np.linalg.solve(-H, score).reshape(m, k)
         except np.linalg.LinAlgError:
             reason = "singular information matrix (a category may be perfectly predicted)"
             break
         for _ in range(60):
-            new = _pieces(beta + step, X, Y, w)
+            new = _pieces(beta + step, X, y_code, w)
             if np.isfinite(new[0]) and new[0] >= ll - 1e-10 * (1.0 + abs(ll)):
                 break
             step = step / 2.0
         beta = beta + step
-        ll, scores, H, P = new
+        ll, score, H, _ = new
         if np.max(np.abs(step)) < tol:
             conv = True
             break
@@ -178,8 +259,10 @@ def fit_mnlogit(
         vcov = (vcov + vcov.T) / 2.0
     except np.linalg.LinAlgError:
         vcov = np.full_like(H, np.nan)
-    shares = (Y * w[:, None]).sum(axis=0) / w.sum()
-    ll_null = float(np.sum(w[:, None] * special.xlogy(Y, shares[None, :])))
+    P = _pieces(beta, X, y_code, w, hessian=False, probabilities=True)[3]
+    shares = np.bincount(y_code, weights=w, minlength=m + 1) / w.sum()
+    with np.errstate(divide="ignore"):
+        ll_null = float(np.sum(w * np.log(shares)[y_code]))
     return MNLogitFit(
         params=beta,
         vcov_model=vcov,
@@ -192,5 +275,7 @@ def fit_mnlogit(
         base=base,
         categories=cats,
         probabilities=P,
-        scores=scores,
+        _X=X,
+        _y_code=y_code,
+        _w=w,
     )
