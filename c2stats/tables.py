@@ -84,6 +84,9 @@ SCALE_NAMES = {
 
 DAGGER = "†"
 
+#: LaTeX width policies (``[[tables]] fit``): see :func:`render_latex`.
+FIT_POLICIES = ("auto", "resize", "landscape", "none")
+
 
 # ----------------------------------------------------------------------------------------------
 # The neutral table model
@@ -124,6 +127,9 @@ class TableModel:
         ``subcolumns`` the lower header cells; tex, html and docx use it, md and csv use ``columns``.
     align
         Per data column ``"l"``, ``"c"`` or ``"r"`` (default: centred).
+    fit, label_width
+        LaTeX width policy (``"auto"``, ``"resize"``, ``"landscape"`` or ``"none"``; see
+        :func:`render_latex`) and the width in inches at which long row labels wrap (``None``: 2.2).
     """
 
     id: str
@@ -135,6 +141,8 @@ class TableModel:
     groups: tuple[tuple[str, int], ...] = ()
     subcolumns: tuple[str, ...] = ()
     align: tuple[str, ...] = ()
+    fit: str = "auto"
+    label_width: float | None = None
 
     def __post_init__(self) -> None:
         n = len(self.columns)
@@ -145,6 +153,8 @@ class TableModel:
             raise C2StatsError(f"table {self.id!r}: the header groups do not cover the {n} columns.")
         if self.align and (len(self.align) != n or set(self.align) - {"l", "c", "r"}):
             raise C2StatsError(f"table {self.id!r}: align must give 'l', 'c' or 'r' for each of the {n} columns.")
+        if self.fit not in FIT_POLICIES:
+            raise C2StatsError(f"table {self.id!r}: fit is {self.fit!r}; use one of {', '.join(FIT_POLICIES)}.")
 
     @property
     def body(self) -> tuple[TableRow, ...]:
@@ -410,7 +420,7 @@ def build_table(results: Sequence[Result], spec: TableSpec, codebook_labels: Map
         groups = tuple((h, n) for h, n in spans)
         subcolumns = tuple(c.outcome or "" for c in cols)
     return TableModel(spec.id, spec.title, columns, tuple(rows), tuple(n for n in notes if n),
-                      groups=groups, subcolumns=subcolumns)
+                      groups=groups, subcolumns=subcolumns, fit=spec.fit, label_width=spec.label_width)
 
 
 def _gof_rows(results: Sequence[Result], wanted: list[str] | None) -> list[tuple[str, str, Any]]:
@@ -636,36 +646,213 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in " ".join(str(text).splitlines()))
 
 
-def _latex_cell(text: str, mark: str = "") -> str:
-    if not mark:
+#: Everything a c2stats ``.tex`` table needs in the document preamble (docs/latex.md explains each line).
+LATEX_PREAMBLE = "\n".join([
+    r"\usepackage{booktabs}        % \toprule, \midrule, \cmidrule, \bottomrule",
+    r"\usepackage{threeparttable}  % notes under the table, as wide as the table",
+    r"\usepackage{siunitx}         % S columns: numbers aligned on the decimal mark, real minus signs",
+    r"\usepackage{array}           % p{} label columns that wrap (ragged right)",
+    r"\usepackage{adjustbox}       % fit: shrink a table to the line width only when it is wider",
+    r"\usepackage{rotating}        % fit = 'landscape' (and 'auto' for very wide tables): sidewaystable",
+]) + "\n"
+
+#: Text width (pt) the width policy plans for: US letter with 1in margins (6.5in), and landscape (9in).
+PORTRAIT_WIDTH_PT = 6.5 * 72.27
+LANDSCAPE_WIDTH_PT = 9.0 * 72.27
+#: Default width (inches) at which long row labels wrap.
+LABEL_WIDTH_IN = 2.2
+_FONT_STEPS = (("", 1.0), ("\\small", 0.9), ("\\footnotesize", 0.8), ("\\scriptsize", 0.7))
+_CHAR_PT = 5.2  #: mean advance of a character of Computer Modern 10pt, for planning widths only
+_COLSEP_PT = 12.0  #: 2 \tabcolsep
+
+_NUMBER = re.compile(r"^(\()?(-?)(\d+)(?:\.(\d+))?(\))?$")
+_MINUS = re.compile(r"(?<![\w.])-(?=\.?\d)")
+
+
+def _latex_number(core: str):
+    """``(pre, sign, int, dec, post)`` when ``core`` is a plain number or one in parentheses, else None."""
+    m = _NUMBER.match(core)
+    if not m or bool(m.group(1)) != bool(m.group(5)):
+        return None
+    return m.groups()
+
+
+def _latex_text_cell(text: str, mark: str = "") -> str:
+    """A data cell typeset as text: escaped, with a real minus sign before numbers and superscript stars."""
+    core = text[: len(text) - len(mark)] if mark else text
+    body = _MINUS.sub("\x00", core)
+    out = latex_escape(body).replace("\x00", "\\ensuremath{-}")
+    return out + (f"\\textsuperscript{{{latex_escape(mark)}}}" if mark else "")
+
+
+@dataclass(frozen=True)
+class _LatexColumn:
+    numeric: bool  #: an siunitx S column
+    spec: str  #: its column specification
+
+
+def _latex_columns(table: TableModel) -> list[_LatexColumn]:
+    """One column spec per data column: ``S`` aligned on the decimal mark when the body cells are numbers."""
+    out = []
+    for j, a in enumerate(table.alignment()):
+        ints = decs = 0
+        neg = paren = False
+        marks: set[str] = set()
+        n_num = n_text = 0
+        for row in table.body:
+            text = row.cells[j]
+            mark = row.marks[j] if row.marks else ""
+            core = text[: len(text) - len(mark)] if mark else text
+            if not core:
+                continue
+            parsed = _latex_number(core)
+            if parsed is None:
+                n_text += 1
+                continue
+            n_num += 1
+            pre, sign, integer, dec, _ = parsed
+            ints, decs = max(ints, len(integer)), max(decs, len(dec or ""))
+            neg |= bool(sign)
+            paren |= bool(pre)
+            if mark:
+                marks.add(mark)
+        if n_num == 0 or n_text > n_num:
+            out.append(_LatexColumn(False, a))
+            continue
+        opts = [f"table-format={'-' if neg else ''}{ints}" + (f".{decs}" if decs else ""),
+                "table-align-text-before=false", "table-align-text-after=false", "group-digits=false"]
+        if paren:
+            opts.append("table-space-text-pre={(}")
+        post = (")" if paren else "") + (f"\\textsuperscript{{{latex_escape(_widest_mark(marks))}}}" if marks else "")
+        if post:
+            opts.append(f"table-space-text-post={{{post}}}")
+        out.append(_LatexColumn(True, "S[" + ",".join(opts) + "]"))
+    return out
+
+
+def _widest_mark(marks: set[str]) -> str:
+    """A string at least as wide as every mark: the longest count of the widest symbol used."""
+    chars = {ch for m in marks for ch in m}
+    widest = next((ch for ch in "+#†‡" if ch in chars), max(chars))
+    return widest * max(len(m) for m in marks)
+
+
+def _latex_data_cell(text: str, mark: str, column: _LatexColumn, span_align: str = "c") -> str:
+    if not column.numeric:
+        return _latex_text_cell(text, mark)
+    core = text[: len(text) - len(mark)] if mark else text
+    if not core:
+        return ""
+    parsed = _latex_number(core)
+    if parsed is None:  # text in an S column: its own cell, outside the alignment
+        return f"\\multicolumn{{1}}{{{span_align}}}{{{_latex_text_cell(text, mark)}}}"
+    pre, sign, integer, dec, post = parsed
+    number = f"{sign}{integer}" + (f".{dec}" if dec is not None else "")
+    tail = ("{)}" if post else "") + (f"{{\\textsuperscript{{{latex_escape(mark)}}}}}" if mark else "")
+    return ("{(}" if pre else "") + number + tail
+
+
+def _wrap_words(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _latex_header_cell(text: str, width: int) -> str:
+    """A header cell, broken into lines of about ``width`` characters (a nested tabular, no package needed)."""
+    lines = _wrap_words(text, width)
+    if len(lines) == 1:
         return latex_escape(text)
-    return latex_escape(text[: len(text) - len(mark)]) + f"\\textsuperscript{{{latex_escape(mark)}}}"
+    return "\\begin{tabular}[b]{@{}c@{}}" + "\\\\".join(latex_escape(line) for line in lines) + "\\end{tabular}"
+
+
+def _caption_number(title: str) -> tuple[str | None, str]:
+    """``"Table 1b. Duration"`` -> ``("1b", "Duration")``: a number written in the title replaces LaTeX's own."""
+    m = re.match(r"^\s*Table\s+([0-9]+[A-Za-z]?|[A-Z]\.?[0-9]+)\s*[.:]\s+(.+)$", title, flags=re.S)
+    return (m.group(1), m.group(2)) if m else (None, title)
+
+
+def _plan_width(table: TableModel, label_pt: float, header_chars: list[int]) -> float:
+    """The table's width in pt at 10pt (an estimate from character counts, good to about 15%)."""
+    width = label_pt + _COLSEP_PT
+    for j in range(len(table.columns)):
+        cells = [len(r.cells[j]) for r in table.rows]
+        width += _CHAR_PT * max([header_chars[j], *cells, 1]) + _COLSEP_PT
+    return width
 
 
 def render_latex(table: TableModel) -> str:
-    """A booktabs ``table`` float in a ``threeparttable`` (notes under the rule, as wide as the table)."""
+    """A booktabs table with decimal-aligned ``S`` columns (siunitx) and ``threeparttable`` notes.
+
+    Needs :data:`LATEX_PREAMBLE` in the document (docs/latex.md). ``table.fit`` sets the width policy:
+
+    - ``"auto"`` (default): long row labels wrap at ``label_width`` inches and long headers over
+      several lines; the font steps down (small, footnotesize, scriptsize) until the planned width fits
+      a US-letter text width of 6.5in, then the table turns landscape (``sidewaystable``, 9in); a
+      last ``adjustbox`` guard shrinks it only if it is still wider than the line.
+    - ``"resize"``: labels wrap, and the table is scaled down to the line width when wider.
+    - ``"landscape"``: labels wrap, the table is set on its own landscape page (guarded the same way).
+    - ``"none"``: no wrapping, no scaling: the table is as wide as its content.
+
+    A title starting "Table 1b. ..." keeps its number: the caption reads "Table 1b: ..." rather than
+    LaTeX's count followed by the title's own number.
+    """
     ncol = len(table.columns)
-    out = [
-        f"% c2stats table {table.id}: needs \\usepackage{{booktabs}} and \\usepackage{{threeparttable}}",
-        "\\begin{table}[htbp]",
-        "\\centering",
-        "\\begin{threeparttable}",
-    ]
+    fit = table.fit
+    columns = _latex_columns(table)
+    label_in = table.label_width if table.label_width is not None else LABEL_WIDTH_IN
+    label_chars = max([len(table.stub), *(len(r.label) for r in table.rows), 1])
+    wrap = fit != "none" and label_chars * _CHAR_PT > label_in * 72.27
+    label_pt = label_in * 72.27 if wrap else label_chars * _CHAR_PT
+    cell_chars = [max([len(r.cells[j]) for r in table.rows] + [6]) for j in range(ncol)]
+    head_width = [max(12, cell_chars[j]) if fit != "none" else 10**6 for j in range(ncol)]
+    header_chars = [max(len(line) for line in _wrap_words(c, head_width[j])) for j, c in enumerate(table.columns)]
+    planned = _plan_width(table, label_pt, header_chars)
+    size, landscape, guard = "", fit == "landscape", fit in ("auto", "resize", "landscape")
+    if fit == "auto":
+        for name, factor in _FONT_STEPS:
+            if planned * factor <= PORTRAIT_WIDTH_PT:
+                size = name
+                break
+        else:
+            landscape = True
+            size = next((n for n, f in _FONT_STEPS if planned * f <= LANDSCAPE_WIDTH_PT), _FONT_STEPS[-1][0])
+    env = "sidewaystable" if landscape else "table"
+    out = [f"% c2stats table {table.id}: needs c2stats.tables.LATEX_PREAMBLE (booktabs, threeparttable, siunitx, "
+           "array, adjustbox, rotating; see docs/latex.md)",
+           f"\\begin{{{env}}}" + ("" if landscape else "[htbp]"),
+           "\\centering"]
     if table.title:
-        out.append(f"\\caption{{{latex_escape(table.title)}}}")
+        number, caption = _caption_number(table.title)
+        if number:
+            out.append(f"\\renewcommand{{\\thetable}}{{{latex_escape(number)}}}")
+        out.append(f"\\caption{{{latex_escape(caption)}}}")
         out.append(f"\\label{{tab:{table.id}}}")  # ids are letters, digits, '_', '.', '-': safe in labels
-    out.append("\\begin{tabular}{l" + "".join(table.alignment()) + "}")
+    if size:
+        out.append(size)
+    if guard:
+        out.append("\\begin{adjustbox}{max width=\\linewidth}")
+    out.append("\\begin{threeparttable}")
+    label_spec = f">{{\\raggedright\\arraybackslash}}p{{{label_in:g}in}}" if wrap else "l"
+    out.append("\\begin{tabular}{@{}" + label_spec + "".join(c.spec for c in columns) + "@{}}")
     out.append("\\toprule")
     header = table.header_rows()
     for level, cells in enumerate(header):
         parts, rules, col = [], [], 0
         for text, span in cells:
-            if span > 1 or (len(header) > 1 and level == 0 and col > 0):
+            if col == 0:
+                parts.append(latex_escape(text))
+            elif span > 1 or len(header) > 1 and level == 0:
                 parts.append(f"\\multicolumn{{{span}}}{{c}}{{{latex_escape(text)}}}")
                 if text:
                     rules.append(f"\\cmidrule(lr){{{col + 1}-{col + span}}}")
             else:
-                parts.append(latex_escape(text))
+                cell = _latex_header_cell(text, head_width[col - 1])
+                parts.append(f"\\multicolumn{{1}}{{c}}{{{cell}}}" if columns[col - 1].numeric and text else cell)
             col += span
         out.append(" & ".join(parts) + " \\\\")
         if level < len(header) - 1 and rules:
@@ -673,11 +860,14 @@ def render_latex(table: TableModel) -> str:
     out.append("\\midrule")
     for row in table.body:
         marks = row.marks or ("",) * ncol
-        out.append(" & ".join([latex_escape(row.label), *(_latex_cell(c, m) for c, m in zip(row.cells, marks))]) + " \\\\")
+        cells = [_latex_data_cell(c, m, col) for c, m, col in zip(row.cells, marks, columns)]
+        out.append(" & ".join([latex_escape(row.label), *cells]) + " \\\\")
     if table.gof:
         out.append("\\midrule")
         for row in table.gof:
-            out.append(" & ".join([latex_escape(row.label), *(latex_escape(c) for c in row.cells)]) + " \\\\")
+            cells = [f"\\multicolumn{{1}}{{c}}{{{_latex_text_cell(c)}}}" if col.numeric and c else _latex_text_cell(c)
+                     for c, col in zip(row.cells, columns)]
+            out.append(" & ".join([latex_escape(row.label), *cells]) + " \\\\")
     out.append("\\bottomrule")
     out.append("\\end{tabular}")
     if table.notes:
@@ -686,7 +876,9 @@ def render_latex(table: TableModel) -> str:
         out += [f"\\item[] {latex_escape(n)}" for n in table.notes]
         out.append("\\end{tablenotes}")
     out.append("\\end{threeparttable}")
-    out.append("\\end{table}")
+    if guard:
+        out.append("\\end{adjustbox}")
+    out.append(f"\\end{{{env}}}")
     return "\n".join(out) + "\n"
 
 

@@ -31,6 +31,7 @@ from c2stats.errors import ConfigError
 from c2stats.results import Result
 from c2stats.tables import (
     GOF_MAP,
+    LATEX_PREAMBLE,
     RENDERERS,
     TableModel,
     TableSpec,
@@ -193,12 +194,19 @@ def latex_problems(tex: str) -> list[str]:
     if any(ord(ch) > 127 for ch in tex):
         problems.append("non-ASCII characters left unescaped")
     body = tex.split("\\begin{tabular}{", 1)[1]
-    spec, body = body.split("}", 1)
+    depth, end = 1, 0
+    while depth and end < len(body):
+        depth += {"{": 1, "}": -1}.get(body[end], 0)
+        end += 1
+    spec, body = body[: end - 1], body[end:]
+    spec = re.sub(r"@\{\}", "", spec)
+    spec = re.sub(r"S\[[^\]]*\]", "S", re.sub(r">\{[^}]*\}p\{[^}]*\}", "p", spec))
     ncol = len(spec)
     for line in tex.splitlines():
         if line.startswith("%"):
             continue
         bare = _ESCAPES.sub("", re.sub(r"\\label\{tab:[A-Za-z0-9_.-]+\}", "", line))  # '_' is fine in label keys
+        bare = re.sub(r"S\[[^\]]*\]", "S", bare)  # siunitx options (table-format=-1.3)
         depth = 0
         for ch in bare:
             depth += {"{": 1, "}": -1}.get(ch, 0)
@@ -455,8 +463,8 @@ def test_latex_checker_catches_broken_tables():
 @pytest.mark.parametrize("case", ["cox_hr", "mixed_ci", "frame_verdicts"])
 def test_latex_compiles(case, tmp_path):
     tex = render_latex(cases()[case])
-    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage{threeparttable}"
-                                      "\\begin{document}\n" + tex + "\\end{document}\n", encoding="utf-8")
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n" + LATEX_PREAMBLE
+                                      + "\\begin{document}\n" + tex + "\\end{document}\n", encoding="utf-8")
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:]

@@ -48,6 +48,16 @@ class TableSpec(Strict):
                     "default: those of GOF_MAP that apply to the models' families.",
     )
     notes: list[str] = Field(default_factory=list, description="Notes printed under the table, after the automatic ones.")
+    fit: Literal["auto", "resize", "landscape", "none"] = Field(
+        default="auto",
+        description="LaTeX width policy: auto (wrap long labels and headers, step the font down, turn landscape "
+                    "when still wider than a 6.5in text width, shrink only as a last resort), resize (scale down "
+                    "to the line width when wider), landscape (a sidewaystable page), none (as wide as the content).",
+    )
+    label_width: float | None = Field(
+        default=None, gt=0, le=10,
+        description="LaTeX: width in inches at which long row labels wrap (default 2.2); with fit = 'none' labels never wrap.",
+    )
 
     @field_validator("stars")
     @classmethod
