@@ -16,6 +16,7 @@ family through :data:`GOF_MAP`, then notes saying what scale the numbers are on.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import math
@@ -29,6 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .diagnostics import diagnostics_notes
 from .errors import C2StatsError, ConfigError
 from .families import FAMILIES, Family
 from .results import Result
@@ -127,6 +129,12 @@ class TableModel:
         ``subcolumns`` the lower header cells; tex, html and docx use it, md and csv use ``columns``.
     align
         Per data column ``"l"``, ``"c"`` or ``"r"`` (default: centred).
+    spanners
+        Header lines above the model names (``(label, span)`` pairs covering ``columns``): column groups.
+    numbers
+        A header line under the model names, e.g. ``(("(1)", 1), ("(2)", 2))``.
+    leaf
+        The lowest header cells when they differ from ``columns`` (which md and csv show, flattened).
     fit, label_width
         LaTeX width policy (``"auto"``, ``"resize"``, ``"landscape"`` or ``"none"``; see
         :func:`render_latex`) and the width in inches at which long row labels wrap (``None``: 2.2).
@@ -143,6 +151,9 @@ class TableModel:
     align: tuple[str, ...] = ()
     fit: str = "auto"
     label_width: float | None = None
+    spanners: tuple[tuple[tuple[str, int], ...], ...] = ()
+    numbers: tuple[tuple[str, int], ...] = ()
+    leaf: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.columns)
@@ -151,6 +162,11 @@ class TableModel:
                 raise C2StatsError(f"table {self.id!r}: row {row.label!r} has {len(row.cells)} cells for {n} columns.")
         if self.groups and (sum(span for _, span in self.groups) != n or len(self.subcolumns) != n):
             raise C2StatsError(f"table {self.id!r}: the header groups do not cover the {n} columns.")
+        for line in (*self.spanners, *((self.numbers,) if self.numbers else ())):
+            if sum(span for _, span in line) != n:
+                raise C2StatsError(f"table {self.id!r}: a header line does not cover the {n} columns.")
+        if self.leaf and len(self.leaf) != n:
+            raise C2StatsError(f"table {self.id!r}: leaf headers give {len(self.leaf)} cells for {n} columns.")
         if self.align and (len(self.align) != n or set(self.align) - {"l", "c", "r"}):
             raise C2StatsError(f"table {self.id!r}: align must give 'l', 'c' or 'r' for each of the {n} columns.")
         if self.fit not in FIT_POLICIES:
@@ -158,21 +174,36 @@ class TableModel:
 
     @property
     def body(self) -> tuple[TableRow, ...]:
-        return tuple(r for r in self.rows if r.kind != "gof")
+        return tuple(r for r in self.rows if r.kind not in ("add", "gof"))
 
     @property
     def gof(self) -> tuple[TableRow, ...]:
-        return tuple(r for r in self.rows if r.kind == "gof")
+        """Added rows ("add") and fit statistics ("gof"): the block under the estimates."""
+        return tuple(r for r in self.rows if r.kind in ("add", "gof"))
 
     def alignment(self) -> tuple[str, ...]:
         """Alignment of each data column ("c" unless set)."""
         return self.align or ("c",) * len(self.columns)
 
     def header_rows(self) -> list[list[tuple[str, int]]]:
-        """Header lines as ``(text, span)`` cells, the first cell being the label column."""
+        """Header lines as ``(text, span)`` cells, the first cell being the label column.
+
+        Spanner lines, then the model names (with outcome groups above outcome columns), then the
+        model numbers; :meth:`leaf_level` is the index of the line of one cell per column.
+        """
+        lines = [[("", 1), *line] for line in self.spanners]
         if self.groups:
-            return [[("", 1), *self.groups], [(self.stub, 1), *((s, 1) for s in self.subcolumns)]]
-        return [[(self.stub, 1), *((c, 1) for c in self.columns)]]
+            lines.append([("", 1), *self.groups])
+            lines.append([(self.stub, 1), *((s, 1) for s in self.subcolumns)])
+        else:
+            lines.append([(self.stub, 1), *((c, 1) for c in (self.leaf or self.columns))])
+        if self.numbers:
+            lines.append([("", 1), *self.numbers])
+        return lines
+
+    def leaf_level(self) -> int:
+        """Index in :meth:`header_rows` of the line with one cell per column (lines above it are spanners)."""
+        return len(self.spanners) + (1 if self.groups else 0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,6 +225,17 @@ def _fmt(value, digits: int) -> str:
         return ""
     text = f"{float(value):.{digits}f}"
     return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def _fmt_number(value, digits: int, significant: int | None = None, thousands: bool = False) -> str:
+    """A number with ``digits`` decimals, or ``significant`` significant digits; commas between thousands."""
+    if _missing(value):
+        return ""
+    x = float(value)
+    if significant is not None:
+        digits = 0 if x == 0 else max(0, significant - 1 - int(math.floor(math.log10(abs(x)))))
+    text = f"{x:{',' if thousands else ''}.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
 
 
 def _fmt_p(p, digits: int = 3) -> str:
@@ -314,16 +356,46 @@ def _display_labels(cols: list[_Column], labels: Mapping[str, str]) -> dict[str,
     return display
 
 
-def _beneath(statistic: str, se, lo, hi, z, p, digits: int) -> str:
+def _beneath(statistic: str, se, lo, hi, z, p, num: Callable[[Any], str]) -> str:
     if statistic == "std_error":
-        return f"({_fmt(se, digits)})" if not _missing(se) else ""
+        return f"({num(se)})" if not _missing(se) else ""
     if statistic == "conf_int":
-        return f"[{_fmt(lo, digits)}, {_fmt(hi, digits)}]" if not (_missing(lo) or _missing(hi)) else ""
+        return f"[{num(lo)}, {num(hi)}]" if not (_missing(lo) or _missing(hi)) else ""
     if statistic == "statistic":
         return f"({_fmt(z, 2)})" if not _missing(z) else ""
     if statistic == "p_value":
         return f"({_fmt_p(p)})" if not _missing(p) else ""
     return ""
+
+
+def statistics_of(spec: TableSpec) -> list[str]:
+    """The statistics shown beneath each estimate, in order ("none" and repeats removed)."""
+    wanted = [spec.statistic] if isinstance(spec.statistic, str) else list(spec.statistic)
+    return [s for s in dict.fromkeys(wanted) if s != "none"]
+
+
+def _plain_label(label: str) -> str:
+    """A codebook label as it reads inside a sentence: 'State 1 (COW code)' -> 'state 1'."""
+    text = re.sub(r"\s*\([^()]*\)\s*$", "", str(label)).strip() or str(label)
+    return text[0].lower() + text[1:] if len(text) > 1 and not text[1].isupper() else text
+
+
+def vcov_description(result: Result, labels: Mapping[str, str]) -> str:
+    """The 'Std. errors' cell naming the cluster variables: 'Clustered by treaty', 'Two-way: state 1, state 2'.
+
+    Reads ``meta["vcov"]`` (the model's vcov spec: type and groups); falls back to ``glance["vcov_type"]``.
+    """
+    kind = result.glance.get("vcov_type")
+    base = "" if _missing(kind) else str(kind)
+    spec = result.meta.get("vcov") or {}
+    groups = spec.get("groups") if isinstance(spec, Mapping) else None
+    if not groups:
+        return base
+    names = [_plain_label(labels.get(g, g)) for g in ([groups] if isinstance(groups, str) else list(groups))]
+    vtype = spec.get("type")
+    if vtype == "cluster":
+        return f"Clustered by {names[0]}" if len(names) == 1 else f"{'Two' if len(names) == 2 else len(names)}-way: " + ", ".join(names)
+    return f"{base or vtype}: " + ", ".join(names)
 
 
 def build_table(results: Sequence[Result], spec: TableSpec, codebook_labels: Mapping[str, str] | None = None) -> TableModel:
@@ -349,8 +421,8 @@ def build_table(results: Sequence[Result], spec: TableSpec, codebook_labels: Map
     ConfigError
         A term named in ``spec.terms`` is in none of the models.
     """
-    digits = spec.digits
     scheme = star_scheme(spec.stars)
+    statistics = statistics_of(spec)
     labels = _term_labels(results, spec.labels, codebook_labels or {})
     cols = _columns(results)
     seen = list(dict.fromkeys(key for col in cols for key in col.frame.index))
@@ -363,16 +435,29 @@ def build_table(results: Sequence[Result], spec: TableSpec, codebook_labels: Map
         order = list(spec.terms)
     else:
         order = seen
+    if spec.drop:
+        patterns = [re.compile(p) for p in spec.drop]
+        order = [t for t in order if not any(p.search(t) for p in patterns)]
     display = _display_labels(cols, labels)
+    fmt = spec.fmt
+
+    def number(term: str) -> Callable[[Any], str]:
+        digits = fmt.terms.get(term.split(": ", 1)[-1], fmt.terms.get(term, spec.digits))
+        significant = None if term in fmt.terms or term.split(": ", 1)[-1] in fmt.terms else fmt.significant
+        return lambda v: _fmt_number(v, digits, significant, fmt.thousands)
+
     rows: list[TableRow] = []
     ancillary_shown = False
     for term in order:
-        est_cells, marks, sub_cells = [], [], []
+        num = number(term)
+        est_cells, marks = [], []
+        sub_cells: list[list[str]] = [[] for _ in statistics]
         for col in cols:
             if term not in col.frame.index:
                 est_cells.append("")
                 marks.append("")
-                sub_cells.append("")
+                for sub in sub_cells:
+                    sub.append("")
                 continue
             row = col.frame.loc[term]
             b, se, lo, hi = row["estimate"], row["std_error"], row["conf_low"], row["conf_high"]
@@ -381,23 +466,32 @@ def build_table(results: Sequence[Result], spec: TableSpec, codebook_labels: Map
                     b, se, lo, hi = float(np.exp(b)), float(np.exp(b) * se), float(np.exp(lo)), float(np.exp(hi))
             ancillary_shown |= term in col.ancillary
             mark = _stars(row["p_value"], scheme) if not _missing(b) else ""
-            est_cells.append(_fmt(b, digits) + mark)
+            est_cells.append(num(b) + mark)
             marks.append(mark)
-            sub_cells.append(_beneath(spec.statistic, se, lo, hi, row["statistic"], row["p_value"], digits))
+            for sub, statistic in zip(sub_cells, statistics):
+                sub.append(_beneath(statistic, se, lo, hi, row["statistic"], row["p_value"], num))
         rows.append(TableRow("coef", display.get(term, term), tuple(est_cells), term, tuple(marks)))
-        if spec.statistic != "none":
-            rows.append(TableRow("stat", "", tuple(sub_cells), term))
+        for sub in sub_cells:
+            rows.append(TableRow("stat", "", tuple(sub), term))
+    model_index = {id(r): i for i, r in enumerate(results)}
+    for label, cells in spec.add_rows.items():
+        rows.append(TableRow("add", label, tuple(str(cells[model_index[id(c.result)]]) if c.first else "" for c in cols),
+                             label))
     for key, label, gof_digits in _gof_rows(results, spec.gof):
-        cells = tuple(_gof_value(col.result.glance.get(key), gof_digits) if col.first else "" for col in cols)
+        if key == "vcov_type" and spec.vcov_detail:
+            cells = tuple(vcov_description(col.result, labels) if col.first else "" for col in cols)
+        else:
+            cells = tuple(_gof_value(col.result.glance.get(key), gof_digits) if col.first else "" for col in cols)
         rows.append(TableRow("gof", label, cells, key))
 
-    notes = [_scale_note(results, spec)]
-    if scheme:
+    auto = spec.notes != "none"
+    notes = [_scale_note(results, spec)] if auto else []
+    if scheme and auto:
         notes.append(", ".join(f"{s} p < {v:g}" for s, v in scheme.items()) + ".")
-    if spec.exponentiate and ancillary_shown:
+    if spec.exponentiate and ancillary_shown and auto:
         notes.append("Ancillary parameters (component rows) are on their own scale, not exponentiated.")
     for r in results:
-        if _family_facts(r).outcome_columns and any(c.result is r and c.outcome is not None for c in cols):
+        if auto and _family_facts(r).outcome_columns and any(c.result is r and c.outcome is not None for c in cols):
             base = r.glance.get("base")
             against = f"the base category {str(base)!r}" if not _missing(base) else "the base category"
             notes.append(f"{r.meta.get('label') or r.model_id}: one column per outcome category, each against "
@@ -406,21 +500,72 @@ def build_table(results: Sequence[Result], spec: TableSpec, codebook_labels: Map
     if failed:
         notes.append(f"{DAGGER} Did not converge ({', '.join(failed)}): the estimates are from the last iteration "
                      "and are not reliable.")
-    notes += list(spec.notes)
+    if isinstance(spec.notes, list):
+        notes += list(spec.notes)
 
-    columns = tuple(c.header if c.outcome is None else f"{c.header}: {c.outcome}" for c in cols)
+    numbers_of = {id(r): f"({i + 1})" for i, r in enumerate(results)}
+    group_of: dict[int, str] = {}
+    for label, members in spec.groups.items():
+        for m in members:
+            for r in results:
+                if r.model_id == m:
+                    group_of[id(r)] = label
+
+    def flat(c: _Column) -> str:
+        parts = [group_of.get(id(c.result), "")] if spec.groups else []
+        parts.append(f"{numbers_of[id(c.result)]} {c.header}" if spec.numbers else c.header)
+        if c.outcome is not None:
+            parts.append(c.outcome)
+        return ": ".join(p for p in parts if p)
+
+    columns = tuple(flat(c) for c in cols)
     groups: tuple[tuple[str, int], ...] = ()
     subcolumns: tuple[str, ...] = ()
+    spans = _model_spans(cols)
     if any(c.outcome is not None for c in cols):
-        spans: list[list] = []
-        for c in cols:
-            if c.first:
-                spans.append([c.header, 0])
-            spans[-1][1] += 1
-        groups = tuple((h, n) for h, n in spans)
+        groups = tuple((cols[start].header, n) for start, n in spans)
         subcolumns = tuple(c.outcome or "" for c in cols)
+    spanners: tuple[tuple[tuple[str, int], ...], ...] = ()
+    if spec.groups:
+        line: list[list] = []
+        for c in cols:
+            text = group_of.get(id(c.result), "")
+            if line and line[-1][0] == text and (text or False):
+                line[-1][1] += 1
+            else:
+                line.append([text, 1])
+        spanners = (tuple((t, n) for t, n in line),)
+    number_line = tuple((numbers_of[id(cols[start].result)], n) for start, n in spans) if spec.numbers else ()
+    leaf = tuple(c.header for c in cols) if (spec.groups or spec.numbers) and not groups else ()
     return TableModel(spec.id, spec.title, columns, tuple(rows), tuple(n for n in notes if n),
-                      groups=groups, subcolumns=subcolumns, fit=spec.fit, label_width=spec.label_width)
+                      groups=groups, subcolumns=subcolumns, fit=spec.fit, label_width=spec.label_width,
+                      spanners=spanners, numbers=number_line, leaf=leaf)
+
+
+def regression_table(results: Sequence[Result], spec: TableSpec,
+                     codebook_labels: Mapping[str, str] | None = None) -> TableModel:
+    """:func:`build_table` plus the models' diagnostics notes (PH test, separation ...), as reports show it.
+
+    ``spec.notes = "none"`` leaves the diagnostics notes out too. ``c2stats.table`` and the report's
+    ``[[tables]]`` both go through here, so a table renders the same bytes either way.
+    """
+    model = build_table(results, spec, codebook_labels)
+    if spec.notes == "none":
+        return model
+    extra = [n for n in diagnostics_notes(list(results)) if n not in model.notes]
+    if not extra:
+        return model
+    return dataclasses.replace(model, notes=(*model.notes, *extra))
+
+
+def _model_spans(cols: list[_Column]) -> list[tuple[int, int]]:
+    """``(first column, number of columns)`` of each model."""
+    spans: list[list[int]] = []
+    for i, c in enumerate(cols):
+        if c.first:
+            spans.append([i, 0])
+        spans[-1][1] += 1
+    return [(a, n) for a, n in spans]
 
 
 def _gof_rows(results: Sequence[Result], wanted: list[str] | None) -> list[tuple[str, str, Any]]:
@@ -458,14 +603,18 @@ def _scale_note(results: Sequence[Result], spec: TableSpec) -> str:
             text = "Coefficients: " + "; ".join(f"{names[s] or 'identity'} scale ({', '.join(m)})" for s, m in by_scale.items())
     levels = sorted({float(r.meta.get("conf_level", 0.95)) for r in results})
     level = "/".join(f"{100 * lv:g}%" for lv in levels)
-    beneath = {
+    describe = {
         "std_error": "delta-method standard errors of the ratios in parentheses" if spec.exponentiate
         else "standard errors in parentheses",
         "conf_int": f"{level} confidence intervals in brackets" + (" (exp of the limits)" if spec.exponentiate else ""),
         "statistic": "z or t statistics (of the coefficients) in parentheses",
         "p_value": "p-values in parentheses",
-        "none": "",
-    }[spec.statistic]
+    }
+    shown = [describe[s] for s in statistics_of(spec)]
+    if len(shown) > 1:
+        shown = [", then ".join(shown)]
+        shown[0] = "beneath each estimate: " + shown[0]
+    beneath = shown[0] if shown else ""
     return f"{text}; {beneath}." if beneath else f"{text}."
 
 
@@ -841,21 +990,22 @@ def render_latex(table: TableModel) -> str:
     out.append("\\begin{tabular}{@{}" + label_spec + "".join(c.spec for c in columns) + "@{}}")
     out.append("\\toprule")
     header = table.header_rows()
+    leaf = table.leaf_level()
     for level, cells in enumerate(header):
         parts, rules, col = [], [], 0
         for text, span in cells:
             if col == 0:
                 parts.append(latex_escape(text))
-            elif span > 1 or len(header) > 1 and level == 0:
+            elif level != leaf:
                 parts.append(f"\\multicolumn{{{span}}}{{c}}{{{latex_escape(text)}}}")
-                if text:
+                if text and level < leaf:
                     rules.append(f"\\cmidrule(lr){{{col + 1}-{col + span}}}")
             else:
                 cell = _latex_header_cell(text, head_width[col - 1])
                 parts.append(f"\\multicolumn{{1}}{{c}}{{{cell}}}" if columns[col - 1].numeric and text else cell)
             col += span
         out.append(" & ".join(parts) + " \\\\")
-        if level < len(header) - 1 and rules:
+        if rules:
             out.append(" ".join(rules))
     out.append("\\midrule")
     for row in table.body:
@@ -892,7 +1042,8 @@ def _html(text: str) -> str:
 
 
 def _html_cell(text: str, mark: str = "") -> str:
-    return _html(text[: len(text) - len(mark)]) + f"<sup>{_html(mark)}</sup>" if mark else _html(text)
+    core = _MINUS.sub("\u2212", text[: len(text) - len(mark)] if mark else text)  # a real minus sign
+    return _html(core) + (f"<sup>{_html(mark)}</sup>" if mark else "")
 
 
 _HTML_ALIGN = {"l": "left", "c": "center", "r": "right"}
@@ -903,17 +1054,18 @@ def render_html(table: TableModel) -> str:
     ncol = len(table.columns)
     align = [_HTML_ALIGN[a] for a in table.alignment()]
     rule = "border-bottom:1px solid"
-    out = [f'<table class="c2stats-table" id="{_html(table.id)}" '
+    out = [f'<table class="c2stats-table" id="tab-{_html(table.id)}" '
            'style="border-collapse:collapse;border-top:2px solid;border-bottom:2px solid">']
     if table.title:
         out.append(f"<caption>{_html(table.title)}</caption>")
     out.append("<thead>")
     header = table.header_rows()
+    leaf = table.leaf_level()
     for level, cells in enumerate(header):
         parts, col = [], 0
         for text, span in cells:
             style = "text-align:left" if col == 0 else "text-align:center"
-            if level == len(header) - 1 or (text and col > 0):
+            if level == len(header) - 1 or (text and col > 0 and level < leaf):
                 style += ";" + rule
             colspan = f' colspan="{span}"' if span > 1 else ""
             scope = ' scope="col"' if col > 0 else ""
@@ -1032,13 +1184,26 @@ def _deterministic_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _docx_widths(table: TableModel) -> tuple[float, float, bool]:
+    """Label and data column widths (inches) and whether the page turns landscape: a 6.5in text width
+    (US letter, 1in margins), labels 1-2.4in wide, data columns at least 0.75in; 9in in landscape."""
+    ncol = max(len(table.columns), 1)
+    longest = max([len(table.stub), *(len(r.label) for r in table.rows), 1])
+    label_in = min(2.4, max(1.0, 0.075 * longest))
+    for page, landscape in ((6.5, False), (9.0, True)):
+        data_in = (page - label_in) / ncol
+        if data_in >= 0.75:
+            return label_in, round(data_in, 3), landscape
+    return label_in, round(max(0.5, (9.0 - label_in) / ncol), 3), True
+
+
 def render_docx(table: TableModel) -> bytes:
     """A Word document holding the table (caption, booktabs-like rules, superscript stars, notes); deterministic bytes.
 
     Needs python-docx (``pip install 'c2stats[docx]'``), imported only when called.
     """
     docx = _import_docx()
-    from docx.shared import Pt
+    from docx.shared import Inches, Pt
 
     document = docx.Document()
     props = document.core_properties
@@ -1048,9 +1213,20 @@ def render_docx(table: TableModel) -> bytes:
     props.title = table.title
     props.created = props.modified = props.last_printed = _FIXED_TIME
     props.revision = 1
+    label_in, data_in, landscape = _docx_widths(table)
+    section = document.sections[0]
+    if landscape:
+        from docx.enum.section import WD_ORIENT
+
+        section.orientation = WD_ORIENT.LANDSCAPE
+        section.page_width, section.page_height = Inches(11), Inches(8.5)
+    else:
+        section.page_width, section.page_height = Inches(8.5), Inches(11)
+    section.left_margin = section.right_margin = section.top_margin = section.bottom_margin = Inches(1)
     if table.title:
         document.add_paragraph(table.title, style="Caption")
     header = table.header_rows()
+    leaf = table.leaf_level()
     align = ("l", *table.alignment())
     grid = document.add_table(rows=len(header) + len(table.rows), cols=len(table.columns) + 1)
     for level, cells in enumerate(header):
@@ -1061,7 +1237,7 @@ def render_docx(table: TableModel) -> bytes:
                 cell = cell.merge(grid.cell(level, col + span - 1))
             _docx_write(cell, text, "", align[col] if span == 1 else "c")
             edges = {"top": 12} if level == 0 else {}
-            if level == len(header) - 1 or (text and col > 0):
+            if level == len(header) - 1 or (text and col > 0 and level < leaf):
                 edges["bottom"] = 6
             _set_borders(cell, **edges)
             col += span
@@ -1071,7 +1247,7 @@ def render_docx(table: TableModel) -> bytes:
         r = len(header) + i
         for j, (text, mark) in enumerate(zip((row.label, *row.cells), ("", *marks))):
             cell = grid.cell(r, j)
-            _docx_write(cell, text, mark, align[j])
+            _docx_write(cell, _MINUS.sub("\u2212", text) if j else text, mark, align[j])
             edges = {}
             if i == n_body and n_body:
                 edges["top"] = 6
@@ -1079,6 +1255,12 @@ def render_docx(table: TableModel) -> bytes:
                 edges["bottom"] = 12
             if edges:
                 _set_borders(cell, **edges)
+    grid.autofit = False
+    for j, column in enumerate(grid.columns):
+        width = Inches(label_in if j == 0 else data_in)
+        column.width = width
+        for cell in column.cells:
+            cell.width = width
     for note in table.notes:
         para = document.add_paragraph()
         para.paragraph_format.space_after = 0
