@@ -335,6 +335,9 @@ def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSp
         formula = parse_formula(model.formula)
     except FormulaError as exc:
         raise fail(("formula",), exc.message) from None
+    if formula.absorb and not family.absorbs_fixed_effects:
+        raise fail(("formula",), f"the {model.family} family does not absorb fixed effects ('| "
+                   f"{' + '.join(formula.absorb)}'); add them as factors (C({formula.absorb[0]})) or use family = 'ols'.")
     if model.sample is not None:
         try:
             parse_restriction(model.sample)

@@ -362,7 +362,8 @@ def diagnostics_summary(results: Mapping[str, Any] | list) -> pd.DataFrame:
             detail = (f"cox.zph ({ph.get('transform', 'km')} transform): global chi2 = {_fmt(ph['global_chisq'])} on "
                       f"{ph['global_df']} df, p = {_fmt(p)}")
             if below:
-                detail += f"; terms with p < {PH_FLAG:g}: {', '.join(below)}"
+                detail += (f"; terms with p < {PH_FLAG:g}: {', '.join(below)} (a time-varying effect: "
+                           f"options.tt = {{{below[0]} = \"log\"}})")
             rows.append((mid, "proportional_hazards", "flag" if (p < PH_FLAG or below) else "ok", p, detail))
     frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     frame["value"] = frame["value"].astype(float)

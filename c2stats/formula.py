@@ -66,7 +66,7 @@ _ELEMENTWISE = {
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_.][A-Za-z0-9_.]*)|`(?P<quoted>[^`]+)`"
-    r"|(?P<str>\"[^\"]*\"|'[^']*')|(?P<op>\*\*|[~+\-*/:(),=^]))"
+    r"|(?P<str>\"[^\"]*\"|'[^']*')|(?P<op>\*\*|==|!=|<=|>=|[<>~+\-*/:(),=^]))"
 )
 
 
@@ -87,6 +87,11 @@ class Factor:
         """Data columns this factor reads."""
         return _expr_columns(self.expr)
 
+    @property
+    def filled_columns(self) -> frozenset[str]:
+        """Columns this factor reads only inside ``fillna()``: their missing values are handled here."""
+        return _expr_columns(self.expr, filled_only=True)
+
 
 @dataclass(frozen=True)
 class Term:
@@ -101,12 +106,17 @@ class Term:
 
 @dataclass(frozen=True)
 class Formula:
-    """A parsed formula: optional response, ordered terms, intercept flag."""
+    """A parsed formula: optional response, ordered terms, intercept flag, absorbed fixed effects.
+
+    ``y ~ x1 + x2 | fe1 + fe2`` (fixest's syntax) absorbs the fixed effects of the columns after
+    ``|``: they are projected out, not estimated, and the intercept is absorbed with them.
+    """
 
     text: str
     response: Factor | None
     terms: tuple[Term, ...]
     intercept: bool
+    absorb: tuple[str, ...] = ()  #: columns whose fixed effects are absorbed
 
     @property
     def columns(self) -> list[str]:
@@ -117,7 +127,16 @@ class Formula:
         for term in self.terms:
             for f in term.factors:
                 seen.update(dict.fromkeys(sorted(f.columns)))
+        seen.update(dict.fromkeys(self.absorb))
         return list(seen)
+
+    @property
+    def complete_columns(self) -> list[str]:
+        """Columns whose missing values drop a row: all but those read only inside ``fillna()``."""
+        factors = [f for term in self.terms for f in term.factors] + ([self.response] if self.response else [])
+        filled = set().union(*(f.filled_columns for f in factors)) if factors else set()
+        needed = set().union(*(f.columns - f.filled_columns for f in factors)) if factors else set()
+        return [c for c in self.columns if c not in filled or c in needed]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -329,7 +348,8 @@ def _tokens_to_text(tokens: list[tuple[str, str, int]]) -> str:
     out = []
     for kind, value, _ in tokens:
         out.append(_quote_name(value) if kind == "name" else value)
-    return " ".join(out).replace("( ", "(").replace(" )", ")")
+    text = " ".join(out).replace("( ", "(").replace(" )", ")").replace(" ,", ",")
+    return re.sub(r"\b(" + "|".join(_EXPR_FUNCTIONS) + r") \(", r"\1(", text)
 
 
 def _literal(tokens: list[tuple[str, str, int]], text: str, fname: str) -> Any:
@@ -392,6 +412,11 @@ def _is_plain_name(expr: str) -> bool:
 # Arithmetic expressions (inside I() and transforms): parsed with ast, evaluated by us
 # ----------------------------------------------------------------------------------------------
 _BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide, ast.Pow: np.power}
+#: Comparisons inside I(): 1/0, missing where an operand is missing (R's NA logic).
+_COMPARE = {ast.Eq: np.equal, ast.NotEq: np.not_equal, ast.Lt: np.less, ast.LtE: np.less_equal,
+            ast.Gt: np.greater, ast.GtE: np.greater_equal}
+#: Functions inside I(): fillna(x, value) replaces missing values of an expression by a number.
+_EXPR_FUNCTIONS = ("fillna",)
 
 
 def _to_python(expr: str) -> tuple[str, dict[str, str]]:
@@ -411,7 +436,12 @@ def _to_python(expr: str) -> tuple[str, dict[str, str]]:
             mapping[key] = name
         return key
 
-    py = re.sub(r"`([^`]+)`|(\d+\.?\d*(?:[eE][-+]?\d+)?|[A-Za-z_.][A-Za-z0-9_.]*)", sub, expr)
+    def guarded(m: re.Match) -> str:
+        if m.group(2) in _EXPR_FUNCTIONS and expr[m.end():].lstrip().startswith("("):
+            return m.group(2)  # a function of the expression language, not a column
+        return sub(m)
+
+    py = re.sub(r"`([^`]+)`|(\d+\.?\d*(?:[eE][-+]?\d+)?|[A-Za-z_.][A-Za-z0-9_.]*)", guarded, expr)
     return py, mapping
 
 
@@ -430,18 +460,40 @@ def _validate_expr(expr: str, text: str) -> ast.AST:
             continue
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
             continue
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+            continue
+        if type(node) in _COMPARE:
+            continue
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _EXPR_FUNCTIONS:
+            if len(node.args) != 2 or node.keywords or not _is_number(node.args[1]):
+                raise FormulaError(f"formula {text!r}: write fillna(<expression>, <number>), e.g. I(fillna(x, 0)).")
+            continue
+        if isinstance(node, ast.Name) and node.id in _EXPR_FUNCTIONS:
+            continue
         raise FormulaError(
-            f"formula {text!r}: {expr!r} may only use column names, numbers and + - * / ** "
-            "(no calls, attributes or indexing)."
+            f"formula {text!r}: {expr!r} may only use column names, numbers, + - * / **, one comparison "
+            "(== != < <= > >=) and fillna(x, value) (no other calls, attributes or indexing)."
         )
     for name in mapping.values():
         _check_name(name, text)
     return tree
 
 
-def _expr_columns(expr: str) -> frozenset[str]:
+def _is_number(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+
+
+def _expr_columns(expr: str, filled_only: bool = False) -> frozenset[str]:
     py, mapping = _to_python(expr)
-    return frozenset(mapping.values())
+    if not filled_only:
+        return frozenset(mapping.values())
+    tree = ast.parse(py, mode="eval")
+    inside = {n.id for call in ast.walk(tree) if isinstance(call, ast.Call)
+              for n in ast.walk(call.args[0]) if isinstance(n, ast.Name)}
+    outside = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in mapping} - inside
+    return frozenset(mapping[k] for k in inside - outside if k in mapping)
 
 
 def eval_expr(expr: str, data: pd.DataFrame) -> np.ndarray:
@@ -461,6 +513,13 @@ def eval_expr(expr: str, data: pd.DataFrame) -> np.ndarray:
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, ast.BinOp):
             return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.Compare):
+            left, right = np.asarray(ev(node.left), dtype=float), np.asarray(ev(node.comparators[0]), dtype=float)
+            out = _COMPARE[type(node.ops[0])](left, right).astype(float)
+            return np.where(np.isnan(left) | np.isnan(right), np.nan, out)
+        if isinstance(node, ast.Call):  # fillna(x, value)
+            value = np.asarray(ev(node.args[0]), dtype=float)
+            return np.where(np.isnan(value), ev(node.args[1]), value)
         raise FormulaError(f"unsupported expression {expr!r}")  # unreachable after validation
 
     with np.errstate(all="ignore"):
@@ -472,7 +531,52 @@ def parse_formula(text: str) -> Formula:
     """Parse and validate ``text``; raise :class:`FormulaError` naming the problem and the fix."""
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("the formula is empty; write e.g. 'y ~ x1 + x2'.")
-    return _Parser(text).formula()
+    model, absorb = _split_absorbed(text)
+    if absorb is None:
+        return _Parser(text).formula()
+    parsed = _Parser(model).formula()
+    names = _absorbed_columns(text, absorb)
+    return Formula(text, parsed.response, parsed.terms, False, names)
+
+
+_ABSORBED_NAME = re.compile(r"^\s*(`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*)\s*$")
+
+
+def _split_absorbed(text: str) -> tuple[str, str | None]:
+    """``(model part, fixed-effects part)`` split at the one ``|`` outside parentheses and back-quotes."""
+    depth, quoted, bars = 0, False, []
+    for i, ch in enumerate(text):
+        if ch == "`":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            bars.append(i)
+    if not bars:
+        return text, None
+    if len(bars) > 1:
+        raise FormulaError(f"formula {text!r}: one '|' separates the model from its fixed effects "
+                           "(e.g. 'y ~ x | country + year'); instrumental-variable parts are not supported.")
+    return text[:bars[0]], text[bars[0] + 1:]
+
+
+def _absorbed_columns(text: str, part: str) -> tuple[str, ...]:
+    """The column names after ``|``: plain (or back-quoted) names joined by ``+``."""
+    names = []
+    for piece in part.split("+"):
+        m = _ABSORBED_NAME.match(piece)
+        if not m:
+            raise FormulaError(
+                f"formula {text!r}: after '|' give the columns whose fixed effects are absorbed, joined by '+' "
+                f"(e.g. '| country + year'); {piece.strip()!r} is not a column name.")
+        names.append(m.group(1).strip("`"))
+    if len(set(names)) != len(names):
+        raise FormulaError(f"formula {text!r}: a fixed effect is listed twice after '|'.")
+    return tuple(names)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -442,6 +442,12 @@ def _cox_fit(result: Result, sample, spec):
     """The engine's CoxFit of ``result`` (refitted on ``sample`` when the result was loaded from disk),
     carrying the result's reported covariance (survfit uses the robust one when the model has it)."""
 
+    options = dict(spec.options or {})
+    for key, what in (("frailty", "a shared-frailty"), ("tt", "a time-varying-coefficient (tt)")):
+        if options.get(key):
+            raise SpecificationError(f"model {spec.id!r} is {what} Cox model; predicted survival curves are not "
+                                     f"available for it (R's survfit refuses them too). Draw them from the model "
+                                     f"without options.{key}.")
     fit = result.raw
     if not isinstance(fit, CoxFit):
         with warnings.catch_warnings():

@@ -7,6 +7,7 @@ arithmetic (``+ - * / % **``), column names, and literals (numbers, strings, ``t
 Nothing else (calls, attributes, subscripts, lambdas, comprehensions) is accepted, so a restriction
 can never execute code. Rows where the expression is missing (NA) are excluded, as R's ``subset``.
 Column names that are not Python identifiers are written in back-quotes: ```ph.ecog` > 1``.
+``x is missing`` / ``x is not missing`` test for missing values (they are never missing themselves).
 """
 
 from __future__ import annotations
@@ -85,9 +86,12 @@ def parse_restriction(text: str) -> Restriction:
             "Use comparisons joined by and/or, e.g. 'year >= 1991 and form == \"informal\"'."
         ) from None
     names = dict(quoted)
+    keywords = {id(c) for node in ast.walk(tree) if isinstance(node, ast.Compare)
+                for op, c in zip(node.ops, node.comparators) if isinstance(op, (ast.Is, ast.IsNot))}
     for node in ast.walk(tree):
         _check_node(node, text)
-        if isinstance(node, ast.Name) and node.id not in _LITERAL_NAMES and node.id not in quoted:
+        if isinstance(node, ast.Name) and node.id not in _LITERAL_NAMES and node.id not in quoted \
+                and id(node) not in keywords:
             names[node.id] = node.id
     for name in names.values():
         if "__" in name:
@@ -100,7 +104,8 @@ def parse_restriction(text: str) -> Restriction:
 
 _ALLOWED = (
     ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
-    ast.Compare, ast.In, ast.NotIn, ast.BinOp, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple,
+    ast.Compare, ast.In, ast.NotIn, ast.Is, ast.IsNot, ast.BinOp, ast.Name, ast.Load, ast.Constant, ast.List,
+    ast.Tuple,
     *_CMP, *_ARITH,
 )
 
@@ -120,6 +125,13 @@ def _check_node(node: ast.AST, text: str) -> None:
     if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str, bool)):
         raise FormulaError(f"sample restriction {text!r}: the literal {node.value!r} is not allowed.")
     if isinstance(node, ast.Compare):
+        if any(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops) and not (
+            len(node.ops) == 1 and isinstance(node.comparators[0], ast.Name) and node.comparators[0].id == "missing"
+        ):
+            raise FormulaError(
+                f"sample restriction {text!r}: 'is' only tests for missing values: write 'x is missing' or "
+                "'x is not missing' (one column per test; join tests with and/or)."
+            )
         for op, right in zip(node.ops, node.comparators):
             if isinstance(op, (ast.In, ast.NotIn)) and not (
                 isinstance(right, (ast.List, ast.Tuple)) and all(isinstance(e, ast.Constant) for e in right.elts)
@@ -132,6 +144,17 @@ def _check_node(node: ast.AST, text: str) -> None:
 
 def evaluate_restriction(restriction: Restriction, data: pd.DataFrame) -> np.ndarray:
     """Boolean mask of the rows the restriction keeps (NA counts as not kept)."""
+    return _evaluate(restriction, data).fillna(False).to_numpy(dtype=bool)
+
+
+def undecided_rows(restriction: Restriction, data: pd.DataFrame) -> int:
+    """Rows on which the restriction is missing (a column it compares is missing there): they are dropped,
+    and the caller says how many."""
+    return int(_evaluate(restriction, data).isna().sum())
+
+
+def _evaluate(restriction: Restriction, data: pd.DataFrame) -> pd.Series:
+    """The restriction on every row: True, False or missing (three-valued logic)."""
     missing = [c for c in restriction.columns if c not in data.columns]
     if missing:
 
@@ -162,6 +185,10 @@ def evaluate_restriction(restriction: Restriction, data: pd.DataFrame) -> np.nda
             for v in values[1:]:
                 out = (out & v) if isinstance(node.op, ast.And) else (out | v)
             return out
+        if isinstance(node, ast.Compare) and isinstance(node.ops[0], (ast.Is, ast.IsNot)):
+            value = ev(node.left)
+            absent = value.isna() if isinstance(value, pd.Series) else pd.Series(pd.isna(value), index=data.index)
+            return (absent if isinstance(node.ops[0], ast.Is) else ~absent).astype("boolean")
         if isinstance(node, ast.Compare):
             left = ev(node.left)
             result = None
@@ -189,7 +216,7 @@ def evaluate_restriction(restriction: Restriction, data: pd.DataFrame) -> np.nda
     out = ev(restriction.tree)
     if not isinstance(out, pd.Series):
         out = pd.Series(bool(out), index=data.index)
-    return _as_bool(out).fillna(False).to_numpy(dtype=bool)
+    return _as_bool(out)
 
 
 def _with_missing(part: Any, *operands: Any) -> Any:

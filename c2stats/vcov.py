@@ -32,7 +32,7 @@ class VcovType:
 
 #: The one table of variance types; the config's ``Literal``, the labels and the checks derive from it.
 VCOV_TYPES: dict[str, VcovType] = {
-    v.name: v
+    v.name: VcovType(v.name, v.options | {"ssc"}, v.required, v.summary, v.label)
     for v in (
         VcovType("model", frozenset(), frozenset(), "inverse of the (expected) information matrix", "Model-based"),
         VcovType("robust", frozenset(), frozenset(), "the family's robust sandwich (coxph robust; HC0 for GLMs)",
@@ -96,6 +96,11 @@ def check_vcov(vcov, family) -> None:
         )
     kind = VCOV_TYPES[vcov.type]
     given = {k for k in ("groups", "hc", "reps", "seed") if getattr(vcov, k) is not None}
+    if getattr(vcov, "ssc", "R") != "R":
+        given.add("ssc")
+        if vcov.ssc not in getattr(family, "ssc_conventions", ("R",)):
+            raise ConfigError(f"ssc {vcov.ssc!r} is not offered by the {family.name} family; remove ssc (R's "
+                              "conventions apply).")
     extra = given - kind.options
     if extra:
         allowed = ", ".join(sorted(kind.options)) or "no options"

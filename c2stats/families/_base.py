@@ -25,7 +25,7 @@ from ..errors import (
 )
 from ..formula import Design, design_matrix, parse_formula
 from ..provenance import library_versions
-from ..restrict import evaluate_restriction, parse_restriction
+from ..restrict import evaluate_restriction, parse_restriction, undecided_rows
 from ..results import Result
 from ..spec import ModelSpec
 from ..vcov import VCOV_LABELS, group_columns
@@ -107,6 +107,10 @@ class Family:
     prediction: ClassVar[Literal["mean", "multinomial", "cox", "parametric_survival"] | None] = None
     #: Fits get the proportional-hazards test (cox.zph) as a diagnostic.
     ph_test: ClassVar[bool] = False
+    #: Small-sample conventions the family can follow (``vcov.ssc``).
+    ssc_conventions: ClassVar[tuple[str, ...]] = ("R",)
+    #: The family absorbs fixed effects given after ``|`` in the formula.
+    absorbs_fixed_effects: ClassVar[bool] = False
     #: Remedies named when a fit does not converge.
     remedy: ClassVar[str] = "raise the iteration limit in options, rescale covariates, or simplify the model"
 
@@ -147,6 +151,7 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
 
     where = f"model {spec.id!r}"
     columns = needed_columns(spec, family)
+    formula_columns = parse_formula(spec.formula).columns
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         hints = "; ".join(f"{m!r}{suggest(m, list(map(str, frame.columns)))}" for m in missing)
@@ -155,14 +160,23 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
     notes: list[str] = []
     data = frame
     if spec.sample:
-        mask = evaluate_restriction(parse_restriction(spec.sample), frame)
+        restriction = parse_restriction(spec.sample)
+        mask = evaluate_restriction(restriction, frame)
         data = frame.loc[mask]
+        undecided = undecided_rows(restriction, frame)
+        if undecided:
+            message = (f"{where}: the sample restriction {spec.sample!r} dropped {undecided} of {n_input} rows on "
+                       f"which it is missing (a column it compares is missing: {', '.join(restriction.columns)}); "
+                       "write 'x is missing' or 'x is not missing' to decide on them.")
+            notes.append(message)
+            warnings.warn(message, RowsDroppedWarning, stacklevel=3)
         if len(data) == 0:
             raise SpecificationError(
                 f"{where}: the sample restriction {spec.sample!r} keeps no rows of {n_input}; loosen it.",
                 source=source,
             )
-    incomplete = data[columns].isna()
+    complete = [c for c in columns if c not in set(formula_columns) - set(parse_formula(spec.formula).complete_columns)]
+    incomplete = data[complete].isna()
     if incomplete.any(axis=None):
         counts = incomplete.sum()
         detail = ", ".join(f"{c} ({int(n)})" for c, n in counts.items() if n)
@@ -363,10 +377,17 @@ def check_binary_response(spec, data: ModelData, family_name: str) -> None:
     """
     y = np.asarray(data.y, dtype=float)
     bad = np.flatnonzero((y < 0) | (y > 1))
-    if not len(bad):
-        return
     formula = parse_formula(spec.formula)
     column = formula.response.label if formula.response is not None else str(spec.formula).split("~")[0].strip()
+    if not len(bad) and y.size and np.all(y == y[0]):  # not separation: there is nothing to separate
+        raise DataError(
+            f"model {spec.id!r}: the outcome {column!r} is {y[0]:g} in every one of the {y.size} rows of the "
+            f"estimation sample, so the {family_name} model has nothing to explain. Check the sample restriction "
+            "and the rows dropped for missing values; an indicator coded 1/missing (missing meaning 0) loses all "
+            f"its zeros that way: recode it with I(fillna({column}, 0)) or restrict with '{column} is missing'."
+        )
+    if not len(bad):
+        return
     values = sorted(set(y[bad].tolist()))
     shown = ", ".join(f"{v:g}" for v in values[:5]) + (", ..." if len(values) > 5 else "")
     index = data.frame.index

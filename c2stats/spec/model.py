@@ -28,6 +28,16 @@ class VcovSpec(_Strict):
     groups: str | list[str] | None = Field(
         default=None, description="Cluster column(s): one or two for cluster; the two member columns for dyadic."
     )
+    ssc: Literal["R", "fixest", "stata"] = Field(
+        default="R",
+        description=(
+            "Whose small-sample conventions (ols): 'R' (default: sandwich's vcovCL HC1, G/(G-1)(n-1)/(n-K) with K "
+            "every parameter including absorbed fixed effects, t(n-K); AIC counts sigma), 'fixest' (feols: fixed "
+            "effects nested in a cluster not counted in K, G_min/(G_min-1), t(G_min-1) for clustered tests; AIC "
+            "without sigma) or 'stata' (regress/areg: K counts every fixed effect, G/(G-1), t(G-1); estat ic "
+            "without sigma)."
+        ),
+    )
     hc: Literal["HC0", "HC1", "sss"] | None = Field(
         default=None,
         description=(
