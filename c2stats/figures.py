@@ -736,20 +736,31 @@ def build_figure(spec: FigureSpec, results: Mapping[str, "Result"], data: Mappin
     matplotlib.figure.Figure
         Themed with :func:`theme`; save it with :func:`save_figure`.
     """
+    height = spec.height or 4.0
+    if spec.kind == "km" and spec.risk_table and spec.height is None:
+        height += 0.9 + 0.25 * 3
+    with themed():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(spec.width, height), dpi=spec.dpi, layout="constrained")
+        draw_figure(spec, results, data, models=models, codebook_labels=codebook_labels, ax=fig.add_subplot())
+    return fig
+
+
+def draw_figure(spec: FigureSpec, results: Mapping[str, "Result"], data: Mapping[str, pd.DataFrame], *,
+                models: Mapping[str, Any] | None = None, codebook_labels: Mapping[str, str] | None = None,
+                ax: "Axes | None" = None) -> "Axes":
+    """Draw ``spec`` on ``ax`` (default: a new themed Figure of ``spec.width`` x ``spec.height``);
+    return the Axes. :func:`build_figure` and :mod:`c2stats.plot` both draw through here."""
+    if ax is None:
+        return build_figure(spec, results, data, models=models, codebook_labels=codebook_labels).axes[0]
     where = f"figures (id {spec.id!r})"
     missing = [m for m in spec.models if m not in results]
     if missing:
         raise ConfigError(f"model {missing[0]!r} has no result; fit it first.", where=f"{where}.models")
     chosen = [results[m] for m in spec.models]
-    height = spec.height or 4.0
-    if spec.kind == "km" and spec.risk_table and spec.height is None:
-        height += 0.9 + 0.25 * 3
     try:
         with themed():
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(spec.width, height), dpi=spec.dpi, layout="constrained")
-            ax = fig.add_subplot()
             book = dict(codebook_labels or {})
             _draw(spec, chosen, data, models, ax, book)
             for value, setter, getter in ((spec.xlabel, ax.set_xlabel, ax.get_xlabel),
@@ -760,10 +771,10 @@ def build_figure(spec: FigureSpec, results: Mapping[str, "Result"], data: Mappin
                     setter(book[getter()])
                 elif spec.variable in book and getter().startswith(f"Effect of {spec.variable} "):
                     setter(getter().replace(f"Effect of {spec.variable} ", f"Effect of {book[spec.variable]} ", 1))
-            finish_figure(fig)
+            finish_figure(ax.figure)
     except UserInputError as exc:
         raise type(exc)(exc.message, source=exc.source, where=exc.where or where) from None
-    return fig
+    return ax
 
 
 def _frame_of(spec: FigureSpec, data: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

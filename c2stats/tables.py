@@ -25,10 +25,12 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from .diagnostics import diagnostics_notes
 from .errors import C2StatsError, ConfigError
@@ -1281,3 +1283,115 @@ RENDERERS: dict[str, Callable[[TableModel], str | bytes]] = {
     "csv": render_csv,
     "docx": render_docx,
 }
+
+
+# ----------------------------------------------------------------------------------------------
+# Python / notebook API
+# ----------------------------------------------------------------------------------------------
+_SUFFIX_FORMAT = {".md": "md", ".tex": "tex", ".html": "html", ".htm": "html", ".csv": "csv", ".docx": "docx"}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A rendered-on-demand table: what :func:`table` returns (``model`` is the neutral :class:`TableModel`).
+
+    In Jupyter it displays as HTML (``_repr_html_``); ``to_latex``, ``to_markdown``, ``to_html``,
+    ``to_csv`` return text and ``to_docx`` bytes, each exactly what a report writes for the same spec.
+    """
+
+    model: TableModel
+
+    def to_latex(self) -> str:
+        """LaTeX (needs :data:`LATEX_PREAMBLE`; docs/latex.md)."""
+        return render_latex(self.model)
+
+    def to_markdown(self) -> str:
+        """A GitHub-flavoured Markdown pipe table."""
+        return render_markdown(self.model)
+
+    def to_html(self) -> str:
+        """A self-contained ``<table>`` fragment."""
+        return render_html(self.model)
+
+    def to_csv(self) -> str:
+        """Machine-readable CSV (see :func:`render_csv`)."""
+        return render_csv(self.model)
+
+    def to_docx(self, path: str | None = None) -> bytes:
+        """A Word document (needs ``pip install 'c2stats[docx]'``); written to ``path`` when given."""
+        data = render_docx(self.model)
+        if path is not None:
+            Path(path).write_bytes(data)
+        return data
+
+    def save(self, path) -> None:
+        """Write the table in the format its suffix names (.md, .tex, .html, .csv, .docx)."""
+        target = Path(path)
+        fmt = _SUFFIX_FORMAT.get(target.suffix.lower())
+        if fmt is None:
+            raise ConfigError(f"cannot tell the table format from {target.name!r}; use a suffix among "
+                              f"{', '.join(_SUFFIX_FORMAT)}.")
+        content = RENDERERS[fmt](self.model)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8", newline="\n")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def table(results: Result | Sequence[Result] | Mapping[str, Result], *,
+          codebook_labels: Mapping[str, str] | None = None, **keys: Any) -> Table:
+    """A regression table of ``results`` with the keys of a ``[[tables]]`` entry.
+
+    Parameters
+    ----------
+    results
+        One Result, a list of them, or ``{model id: Result}`` (e.g. ``c2stats.run(...).results``).
+        ``models`` (optional) picks and orders them by id; by default all, in the order given.
+    codebook_labels
+        ``{variable: label}`` as reports use them (the dataset codebook); table ``labels`` override.
+    **keys
+        Any :class:`~c2stats.spec.TableSpec` key: ``exponentiate``, ``statistic``, ``stars``,
+        ``digits``, ``terms``, ``labels``, ``gof``, ``notes``, ``groups``, ``add_rows``, ``drop``,
+        ``fmt``, ``numbers``, ``fit``, ``label_width``, ``title``, ``id`` (default "table").
+
+    Returns
+    -------
+    Table
+        The same bytes the TOML path writes for the same spec and labels (both go through
+        :func:`regression_table`).
+
+    Examples
+    --------
+    >>> t = c2stats.table(fits, exponentiate=True, groups={"Duration": ["cox", "weibull"]})  # doctest: +SKIP
+    >>> t.save("table2.tex")  # doctest: +SKIP
+    """
+    if isinstance(results, Result):
+        by_id = {results.model_id: results}
+    elif isinstance(results, Mapping):
+        by_id = dict(results)
+    else:
+        by_id = {}
+        for r in results:
+            if not isinstance(r, Result):
+                raise ConfigError(f"table: results must be Result objects (from c2stats.fit or run), got "
+                                  f"{type(r).__name__}.")
+            by_id[r.model_id] = r
+    models = list(keys.pop("models", by_id))
+    missing = [m for m in models if m not in by_id]
+    if missing:
+        raise ConfigError(f"table: model {missing[0]!r} is not among the results{suggest(missing[0], list(by_id))}; "
+                          f"they are: {', '.join(by_id)}.")
+    try:
+        spec = TableSpec(id=keys.pop("id", "table"), models=models, **keys)
+    except ValidationError as exc:  # pydantic's message names the bad key and what it expects
+        raise ConfigError(f"table: {exc}", where="c2stats.table") from None
+    return Table(regression_table([by_id[m] for m in models], spec, codebook_labels))
