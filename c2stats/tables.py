@@ -916,9 +916,22 @@ def _wrap_words(text: str, width: int) -> list[str]:
     return lines or [""]
 
 
+def _wrap_phrases(text: str, width: int) -> list[str]:
+    """Lines of about ``width`` characters, breaking after ':' ',' ';' before breaking between words."""
+    lines: list[str] = []
+    for chunk in re.split(r"(?<=[:,;])\s+", text):
+        if lines and len(lines[-1]) + 1 + len(chunk) <= width:
+            lines[-1] += " " + chunk
+        elif len(chunk) <= width:
+            lines.append(chunk)
+        else:
+            lines += _wrap_words(chunk, width)
+    return lines or [""]
+
+
 def _latex_header_cell(text: str, width: int) -> str:
     """A header cell, broken into lines of about ``width`` characters (a nested tabular, no package needed)."""
-    lines = _wrap_words(text, width)
+    lines = _wrap_phrases(text, width)
     if len(lines) == 1:
         return latex_escape(text)
     return "\\begin{tabular}[b]{@{}c@{}}" + "\\\\".join(latex_escape(line) for line in lines) + "\\end{tabular}"
@@ -930,12 +943,16 @@ def _caption_number(title: str) -> tuple[str | None, str]:
     return (m.group(1), m.group(2)) if m else (None, title)
 
 
-def _plan_width(table: TableModel, label_pt: float, header_chars: list[int]) -> float:
-    """The table's width in pt at 10pt (an estimate from character counts, good to about 15%)."""
+def _plan_width(table: TableModel, label_pt: float, wrap: list[int], gof_wrap: list[int]) -> float:
+    """The table's width in pt at 10pt (an estimate from character counts, good to about 15%), with
+    headers wrapped at ``wrap[j]`` and fit-statistic text at ``gof_wrap[j]`` characters."""
     width = label_pt + _COLSEP_PT
+    leaf = table.header_rows()[table.leaf_level()][1:]
     for j in range(len(table.columns)):
-        cells = [len(r.cells[j]) for r in table.rows]
-        width += _CHAR_PT * max([header_chars[j], *cells, 1]) + _COLSEP_PT
+        lines = [len(r.cells[j]) for r in table.body]
+        lines += [len(line) for r in table.gof for line in _wrap_phrases(r.cells[j], gof_wrap[j])]
+        lines += [len(line) for line in _wrap_phrases(leaf[j][0], wrap[j])]
+        width += _CHAR_PT * max([*lines, 1]) + _COLSEP_PT
     return width
 
 
@@ -945,9 +962,9 @@ def render_latex(table: TableModel) -> str:
     Needs :data:`LATEX_PREAMBLE` in the document (docs/latex.md). ``table.fit`` sets the width policy:
 
     - ``"auto"`` (default): long row labels wrap at ``label_width`` inches and long headers over
-      several lines; the font steps down (small, footnotesize, scriptsize) until the planned width fits
-      a US-letter text width of 6.5in, then the table turns landscape (``sidewaystable``, 9in); a
-      last ``adjustbox`` guard shrinks it only if it is still wider than the line.
+      several lines; the font steps down (small, footnotesize) until the planned width fits a
+      US-letter text width of 6.5in, else the table turns landscape (``sidewaystable``, 9in, down to
+      scriptsize); a last ``adjustbox`` guard shrinks it only if it is still wider than the line.
     - ``"resize"``: labels wrap, and the table is scaled down to the line width when wider.
     - ``"landscape"``: labels wrap, the table is set on its own landscape page (guarded the same way).
     - ``"none"``: no wrapping, no scaling: the table is as wide as its content.
@@ -962,13 +979,13 @@ def render_latex(table: TableModel) -> str:
     label_chars = max([len(table.stub), *(len(r.label) for r in table.rows), 1])
     wrap = fit != "none" and label_chars * _CHAR_PT > label_in * 72.27
     label_pt = label_in * 72.27 if wrap else label_chars * _CHAR_PT
-    cell_chars = [max([len(r.cells[j]) for r in table.rows] + [6]) for j in range(ncol)]
-    head_width = [max(12, cell_chars[j]) if fit != "none" else 10**6 for j in range(ncol)]
-    header_chars = [max(len(line) for line in _wrap_words(c, head_width[j])) for j, c in enumerate(table.columns)]
-    planned = _plan_width(table, label_pt, header_chars)
+    body_chars = [max([len(r.cells[j]) for r in table.body] + [6]) for j in range(ncol)]
+    head_width = [max(12, body_chars[j]) if fit != "none" else 10**6 for j in range(ncol)]
+    gof_width = [max(16, w) for w in head_width]  # 'Dyadic-robust: state 1, state 2' breaks after the colon
+    planned = _plan_width(table, label_pt, head_width, gof_width)
     size, landscape, guard = "", fit == "landscape", fit in ("auto", "resize", "landscape")
     if fit == "auto":
-        for name, factor in _FONT_STEPS:
+        for name, factor in _FONT_STEPS[:3]:  # portrait down to footnotesize; smaller reads better turned
             if planned * factor <= PORTRAIT_WIDTH_PT:
                 size = name
                 break
@@ -1020,8 +1037,12 @@ def render_latex(table: TableModel) -> str:
     if table.gof:
         out.append("\\midrule")
         for row in table.gof:
-            cells = [f"\\multicolumn{{1}}{{c}}{{{_latex_text_cell(c)}}}" if col.numeric and c else _latex_text_cell(c)
-                     for c, col in zip(row.cells, columns)]
+            cells = []
+            for c, col, width in zip(row.cells, columns, gof_width):
+                lines = _wrap_phrases(c, width)
+                text = _latex_text_cell(c) if len(lines) == 1 else \
+                    "\\begin{tabular}[t]{@{}c@{}}" + "\\\\".join(_latex_text_cell(x) for x in lines) + "\\end{tabular}"
+                cells.append(f"\\multicolumn{{1}}{{c}}{{{text}}}" if c and (col.numeric or len(lines) > 1) else text)
             out.append(" & ".join([latex_escape(row.label), *cells]) + " \\\\")
     out.append("\\bottomrule")
     out.append("\\end{tabular}")
