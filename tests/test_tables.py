@@ -34,6 +34,7 @@ from c2stats.tables import (
     LATEX_PREAMBLE,
     RENDERERS,
     TableModel,
+    TableRow,
     TableSpec,
     build_table,
     frame_table,
@@ -652,3 +653,22 @@ def test_negative_numbers_get_a_real_minus_in_latex_html_and_word():
     assert "-0.05" in render_markdown(model) and "-0.05" in render_csv(model)  # plain text formats keep ASCII
     pytest.importorskip("docx")
     assert "\u22120.05" in docx_text(render_docx(model))
+
+
+def test_docx_column_widths_fit_the_page():
+    """Word tables get fixed column widths inside a 6.5in text width, or a landscape page (9in) when wide."""
+    pytest.importorskip("docx")
+    W_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+    def layout(model):
+        root = ET.fromstring(zipfile.ZipFile(io.BytesIO(render_docx(model))).read("word/document.xml"))
+        grid = [int(c.get(f"{W_NS}w")) / 1440 for c in root.iter(f"{W_NS}gridCol")]  # twentieths of a point
+        size = root.find(f".//{W_NS}sectPr/{W_NS}pgSz")
+        return grid, size.get(f"{W_NS}orient")
+
+    narrow, orient = layout(cases()["cox_hr"])
+    assert len(narrow) == 3 and sum(narrow) <= 6.5 + 1e-6 and orient in (None, "portrait")
+    wide_model = TableModel("wide", "", tuple(f"Model {i}" for i in range(10)),
+                            (TableRow("coef", "A label", tuple("1.234" for _ in range(10)), "x"),))
+    wide, orient = layout(wide_model)
+    assert len(wide) == 11 and 6.5 < sum(wide) <= 9 + 1e-6 and orient == "landscape"
