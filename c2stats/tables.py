@@ -1073,6 +1073,7 @@ def _html_cell(text: str, mark: str = "") -> str:
 
 
 _HTML_ALIGN = {"l": "left", "c": "center", "r": "right"}
+_HTML_PAD = "padding:1px 0.6em"  #: neighbouring columns never touch
 
 
 def render_html(table: TableModel) -> str:
@@ -1090,7 +1091,7 @@ def render_html(table: TableModel) -> str:
     for level, cells in enumerate(header):
         parts, col = [], 0
         for text, span in cells:
-            style = "text-align:left" if col == 0 else "text-align:center"
+            style = ("text-align:left" if col == 0 else "text-align:center") + ";" + _HTML_PAD
             if level == len(header) - 1 or (text and col > 0 and level < leaf):
                 style += ";" + rule
             colspan = f' colspan="{span}"' if span > 1 else ""
@@ -1106,8 +1107,9 @@ def render_html(table: TableModel) -> str:
         out.append(f'<tbody class="{section}"{style}>')
         for row in rows:
             marks = row.marks or ("",) * ncol
-            cells = [f'<th scope="row" style="text-align:left;font-weight:normal">{_html(row.label)}</th>']
-            cells += [f'<td style="text-align:{a}">{_html_cell(c, m)}</td>' for c, m, a in zip(row.cells, marks, align)]
+            cells = [f'<th scope="row" style="text-align:left;font-weight:normal;{_HTML_PAD}">{_html(row.label)}</th>']
+            cells += [f'<td style="text-align:{a};{_HTML_PAD}{";white-space:nowrap" if row.kind in ("coef", "stat") else ""}">'
+                      f'{_html_cell(c, m)}</td>' for c, m, a in zip(row.cells, marks, align)]
             out.append(f'<tr class="{row.kind}">' + "".join(cells) + "</tr>")
         out.append("</tbody>")
     if table.notes:
