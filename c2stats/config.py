@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import ConfigError, FormulaError
+from .errors import ConfigError, FormulaError, SpecificationError
 from .families import FAMILIES, get_family
 from .formula import parse_formula
 from .overlays import (
@@ -302,7 +302,7 @@ def _referenced_models(entry: BaseModel) -> list[str]:
 
 def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
     model_ids = [m.id for m in spec.models]
-    for section in ("tables", "figures", "hypotheses", "replications"):
+    for section in ("tables", "figures", "hypotheses", "replications", "simulations"):
         seen: dict[str, int] = {}
         for i, entry in enumerate(getattr(spec, section)):
             if entry.id in seen:
@@ -315,6 +315,19 @@ def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
                     raise _error(origins.get((section, i)), section, i, loc,
                                  f"names model {mid!r}, which is not defined{suggest(mid, model_ids)}.",
                                  {"id": entry.id}, fallback=root)
+    hypothesis_ids = [h.id for h in spec.hypotheses]
+    taken = {t.id: "[[tables]]" for t in spec.tables} | {r.id: "[[replications]]" for r in spec.replications}
+    figure_ids = {f.id for f in spec.figures}
+    for i, sim in enumerate(spec.simulations):
+        clash = taken.get(sim.id) or ("[[figures]]" if f"{sim.id}_power" in figure_ids else None)
+        if clash:
+            raise _error(origins.get(("simulations", i)), "simulations", i, ("id",),
+                         f"id {sim.id!r} would overwrite the output of a {clash} entry (tables/{sim.id}, "
+                         f"figures/{sim.id}_power); give the simulation its own id.", {"id": sim.id}, fallback=root)
+        if sim.hypothesis is not None and sim.hypothesis not in hypothesis_ids:
+            raise _error(origins.get(("simulations", i)), "simulations", i, ("hypothesis",),
+                         f"names hypothesis {sim.hypothesis!r}, which is not a [[hypotheses]] id"
+                         f"{suggest(sim.hypothesis, hypothesis_ids)}.", {"id": sim.id}, fallback=root)
 
 
 def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSpec:
@@ -352,7 +365,7 @@ def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSp
     else:
         if formula.response is None:
             raise fail(("formula",), f"the {model.family} family needs a response: 'y ~ x1 + x2'.")
-        for key in ("time", "event", "start", "event_value"):
+        for key in ("time", "event", "start", "event_value", "censor_value"):
             if getattr(model, key) is not None:
                 raise fail((key,), f"{key!r} applies to survival families only; {model.family} takes its outcome from the formula.")
     try:
@@ -368,6 +381,10 @@ def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSp
         check_model_keys(model, family)
     except ConfigError as exc:
         raise fail((exc.where or "on_separation",), exc.message) from None
+    try:
+        family.check_spec(model)
+    except (ConfigError, SpecificationError) as exc:
+        raise fail((exc.where,) if exc.where else (), exc.message) from None
     return model.model_copy(update={"options": options.model_dump(mode="json")})
 
 
