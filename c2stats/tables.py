@@ -929,9 +929,26 @@ def _wrap_phrases(text: str, width: int) -> list[str]:
     return lines or [""]
 
 
+def _header_lines(text: str, width: int) -> list[str]:
+    """Header lines: :func:`_wrap_phrases`, and a column name like ``mean_estimate`` breaks after '_'."""
+    out: list[str] = []
+    for line in _wrap_phrases(text, width):
+        if len(line) <= width or "_" not in line:
+            out.append(line)
+            continue
+        parts = [p + "_" for p in line.split("_")[:-1]] + [line.split("_")[-1]]
+        start = len(out)
+        for part in parts:
+            if len(out) > start and len(out[-1]) + len(part) <= width:
+                out[-1] += part
+            else:
+                out.append(part)
+    return out
+
+
 def _latex_header_cell(text: str, width: int) -> str:
     """A header cell, broken into lines of about ``width`` characters (a nested tabular, no package needed)."""
-    lines = _wrap_phrases(text, width)
+    lines = _header_lines(text, width)
     if len(lines) == 1:
         return latex_escape(text)
     return "\\begin{tabular}[b]{@{}c@{}}" + "\\\\".join(latex_escape(line) for line in lines) + "\\end{tabular}"
@@ -951,7 +968,7 @@ def _plan_width(table: TableModel, label_pt: float, wrap: list[int], gof_wrap: l
     for j in range(len(table.columns)):
         lines = [len(r.cells[j]) for r in table.body]
         lines += [len(line) for r in table.gof for line in _wrap_phrases(r.cells[j], gof_wrap[j])]
-        lines += [len(line) for line in _wrap_phrases(leaf[j][0], wrap[j])]
+        lines += [len(line) for line in _header_lines(leaf[j][0], wrap[j])]
         width += _CHAR_PT * max([*lines, 1]) + _COLSEP_PT
     return width
 
