@@ -930,10 +930,10 @@ def _wrap_phrases(text: str, width: int) -> list[str]:
 
 
 def _header_lines(text: str, width: int) -> list[str]:
-    """Header lines: :func:`_wrap_phrases`, and a column name like ``mean_estimate`` breaks after '_'."""
+    """Header lines: :func:`_wrap_phrases`, and an identifier like ``mean_estimate`` breaks after '_'."""
     out: list[str] = []
     for line in _wrap_phrases(text, width):
-        if len(line) <= width or "_" not in line:
+        if len(line) <= width or not re.fullmatch(r"[A-Za-z0-9.]+(_[A-Za-z0-9.]+)+", line):
             out.append(line)
             continue
         parts = [p + "_" for p in line.split("_")[:-1]] + [line.split("_")[-1]]
