@@ -39,6 +39,7 @@ from .predict import (
     typical_values,
 )
 from .spec import FigureSpec, suggest
+from .tables import _term_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -113,9 +114,16 @@ def _new_axes(width: float = 6.0, height: float = 4.0, dpi: int = 100) -> "Axes"
     return Figure(figsize=(width, height), dpi=dpi, layout="constrained").add_subplot()
 
 
-def _band(ax: "Axes", x, low, high, color, gid: str, step: bool = False) -> None:
-    ax.fill_between(np.asarray(x, dtype=float), np.asarray(low, dtype=float), np.asarray(high, dtype=float),
-                    step="post" if step else None, color=color, alpha=0.2, linewidth=0, gid=gid)
+def _band(ax: "Axes", x, low, high, color, gid: str, step: bool = False, outline: bool = False,
+          linestyle="-") -> None:
+    """A confidence band; ``outline`` draws only its edges (thin, in the curve's line style), so that
+    three or more overlapping bands stay readable instead of mixing into one tint."""
+    x, low, high = (np.asarray(a, dtype=float) for a in (x, low, high))
+    if outline:
+        ax.fill_between(x, low, high, step="post" if step else None, facecolor="none", edgecolor=color,
+                        linewidth=0.7, linestyle=linestyle, alpha=0.8, gid=gid)
+    else:
+        ax.fill_between(x, low, high, step="post" if step else None, color=color, alpha=0.18, linewidth=0, gid=gid)
 
 
 def _color(k: int) -> str:
@@ -123,6 +131,150 @@ def _color(k: int) -> str:
     from matplotlib.colors import to_hex
 
     return to_hex(f"C{k}")
+
+
+#: Line styles and markers by series: with the colour-blind palette, series stay apart in greyscale.
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def _linestyle(k: int):
+    return LINESTYLES[k % len(LINESTYLES)]
+
+
+def _marker(k: int) -> str:
+    return MARKERS[k % len(MARKERS)]
+
+
+def _legend_outside(ax: "Axes", n: int, ncol: int | None = None, handles=None, labels=None) -> None:
+    """A legend above the plotting area (never over the data), in up to three columns
+    (:func:`finish_figure` takes columns away while it is wider than the figure)."""
+    if n <= 1:
+        return
+    args = (handles, labels) if handles is not None else ()
+    ax.legend(*args, loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=ncol or min(n, 3 if n != 4 else 2),
+              borderaxespad=0.0, frameon=False, handlelength=2.6, columnspacing=1.2)
+
+
+def _fit_legends(fig: "Figure", renderer) -> bool:
+    """Give a legend wider than the figure one column fewer; True if one changed."""
+    changed = False
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None or legend.get_bbox_to_anchor() is None:
+            continue
+        box = _extent(legend, renderer)
+        ncol = legend._ncols
+        if (box.x0 < fig.bbox.x0 - 0.5 or box.x1 > fig.bbox.x1 + 0.5) and ncol > 1:
+            _legend_outside(ax, len(legend.get_texts()), ncol - 1, handles=legend.legend_handles,
+                            labels=[t.get_text() for t in legend.get_texts()])
+            changed = True
+    return changed
+
+
+def log_ticks(low: float, high: float, max_ticks: int = 7) -> list[float]:
+    """Major ticks of a log axis over ``[low, high]``: 1-2-5 steps on a narrow range, whole decades on a
+    wider one, every k-th decade beyond that, so there are at most ``max_ticks`` labels."""
+    low, high = max(low, 1e-300), max(high, 1e-300)
+    lo_dec, hi_dec = int(np.floor(np.log10(low))), int(np.ceil(np.log10(high)))
+    for subs in ((1.0, 2.0, 5.0), (1.0, 3.0), (1.0,)):
+        ticks = [m * 10.0 ** d for d in range(lo_dec, hi_dec + 1) for m in subs if low <= m * 10.0 ** d <= high]
+        if 2 <= len(ticks) <= max_ticks:
+            return ticks
+    decades = list(range(lo_dec, hi_dec + 1))
+    step = max(1, int(np.ceil(len(decades) / max_ticks)))
+    ticks = [10.0 ** d for d in decades if d % step == 0 and low <= 10.0 ** d <= high]
+    return ticks or [10.0 ** lo_dec]
+
+
+def log_tick_label(value: float) -> str:
+    """'0.01', '1', '100' within 10^-3..10^4, else '10^k' as mathtext."""
+    if value <= 0:
+        return ""
+    exponent = np.log10(value)
+    if -3 <= exponent <= 4 or not np.isclose(exponent, round(exponent)):
+        return f"{value:g}" if value >= 1e-3 else f"{value:.0e}"
+    return f"$10^{{{int(round(exponent))}}}$"
+
+
+def set_log_axis(ax: "Axes", axis: str = "x") -> None:
+    """A log scale whose tick labels never run together (see :func:`log_ticks`)."""
+    from matplotlib import ticker
+
+    getattr(ax, f"set_{axis}scale")("log")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    low, high = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    target.set_major_locator(ticker.FixedLocator(log_ticks(low, high)))
+    target.set_major_formatter(ticker.FuncFormatter(lambda v, _: log_tick_label(v)))
+    target.set_minor_locator(ticker.LogLocator(base=10, subs="auto", numticks=12))
+    target.set_minor_formatter(ticker.NullFormatter())
+
+
+def _extent(artist, renderer):
+    return artist.get_window_extent(renderer=renderer)
+
+
+def overlapping_ticks(ax: "Axes", renderer=None) -> list[tuple[str, str]]:
+    """Pairs of neighbouring visible tick labels (x and y) whose boxes overlap."""
+    fig = ax.figure
+    renderer = renderer or fig.canvas.get_renderer()
+    pairs = []
+    for axis in (ax.xaxis, ax.yaxis):
+        lo, hi = sorted(axis.get_view_interval())
+        labels = [(t, _extent(t, renderer)) for t, loc in zip(axis.get_ticklabels(), axis.get_ticklocs())
+                  if t.get_visible() and t.get_text() and lo - 1e-9 * abs(lo) <= loc <= hi + 1e-9 * abs(hi)]
+        for (a, ea), (b, eb) in zip(labels, labels[1:]):
+            if ea.overlaps(eb):
+                pairs.append((a.get_text(), b.get_text()))
+    return pairs
+
+
+def _wrap_to(text_artist, max_px: float, renderer) -> None:
+    import textwrap
+
+    text = text_artist.get_text()
+    if not text or "\n" in text or "$" in text:
+        return
+    width = _extent(text_artist, renderer).width
+    if width <= max_px:
+        return
+    chars = max(10, int(len(text) * max_px / width * 0.95))
+    text_artist.set_text(textwrap.fill(text, chars))
+
+
+def finish_figure(fig: "Figure") -> "Figure":
+    """Make the layout readable: wrap axis labels and titles wider than the figure, and drop every
+    other tick label of an axis whose labels overlap, until none do. Returns ``fig``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not hasattr(fig.canvas, "get_renderer"):
+        FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:  # labels centred on the axes: no wider than the axes (constrained layout keeps these)
+        _wrap_to(ax.xaxis.label, max(ax.bbox.width, 0.6 * fig.bbox.width), renderer)
+        _wrap_to(ax.yaxis.label, max(ax.bbox.height, 0.6 * fig.bbox.height), renderer)
+        _wrap_to(ax.title, fig.bbox.width * 0.95, renderer)
+    if fig._suptitle is not None:
+        _wrap_to(fig._suptitle, fig.bbox.width * 0.95, renderer)
+    for _ in range(4):
+        fig.draw_without_rendering()
+        crowded = _fit_legends(fig, renderer)
+        for ax in fig.axes:
+            for axis, name in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+                if not any(p for p in overlapping_ticks(ax, renderer)):
+                    continue
+                ticks = [t for t in axis.get_ticklocs()]
+                if len(ticks) > 2 and axis.get_scale() in ("log", "linear") and name == "x":
+                    from matplotlib import ticker
+
+                    fmt = axis.get_major_formatter()
+                    axis.set_major_locator(ticker.FixedLocator(ticks[::2]))
+                    axis.set_major_formatter(fmt)
+                    crowded = True
+        if not crowded:
+            break
+    return fig
 
 
 def _text(value: Any) -> str:
@@ -152,7 +304,8 @@ def _coef_rows(result: "Result", conf_level: float | None) -> pd.DataFrame:
 
 def coef_plot(results: Sequence["Result"], *, terms: Sequence[str] | None = None,
               labels: Mapping[str, str] | None = None, exponentiate: bool = False, conf_level: float | None = None,
-              conf_int: bool = True, ax: "Axes | None" = None) -> "Axes":
+              conf_int: bool = True, codebook_labels: Mapping[str, str] | None = None,
+              ax: "Axes | None" = None) -> "Axes":
     """Estimates (points) and confidence intervals (horizontal lines) of ``results``, dodged by model.
 
     Reads ``Result.tidy`` and ``meta`` only. Terms run top to bottom in the order of ``terms``
@@ -160,6 +313,9 @@ def coef_plot(results: Sequence["Result"], *, terms: Sequence[str] | None = None
     ``exponentiate`` estimates and interval bounds are exp()'d (hazard/odds ratios), the x-axis is
     logarithmic and the reference line is at 1; otherwise it is at 0. Each model's points are the
     Line2D labelled with its label; its intervals the LineCollection with gid ``ci:<model id>``.
+    Terms are named as in tables: ``labels``, then the models' labels, then ``codebook_labels``
+    (an interaction joins its parts' labels with ×). Each model has its own colour and marker; the
+    legend sits above the plot.
     """
     ax = ax if ax is not None else _new_axes()
     frames = [_coef_rows(r, conf_level) for r in results]
@@ -183,7 +339,7 @@ def coef_plot(results: Sequence["Result"], *, terms: Sequence[str] | None = None
                 f"coefplot: exponentiate = true but model {bad[0]!r} reports estimates on the "
                 f"{results[[r.model_id for r in results].index(bad[0])].meta.get('scale')!r} scale, not a log scale."
             )
-    names = {}
+    names = dict(codebook_labels or {})
     for r in results:
         names.update(dict(r.meta.get("labels", {})))
     names.update(labels or {})
@@ -200,27 +356,30 @@ def coef_plot(results: Sequence["Result"], *, terms: Sequence[str] | None = None
             est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
         color = _color(j)
         if conf_int:
-            ax.hlines(y, lo, hi, color=color, linewidth=1.4, gid=f"ci:{result.model_id}")
-        ax.plot(est, y, "o", color=color, markersize=4.5, label=str(result.meta.get("label", result.model_id)))
+            ax.hlines(y, lo, hi, color=color, linewidth=1.4, linestyles=_linestyle(j), gid=f"ci:{result.model_id}")
+        ax.plot(est, y, _marker(j), color=color, markersize=5, markeredgecolor="white", markeredgewidth=0.5,
+                label=str(result.meta.get("label", result.model_id)), zorder=3)
     ref = 1.0 if exponentiate else 0.0
     ax.axvline(ref, color="0.3", linewidth=0.9, linestyle="--", zorder=1.5, gid="reference")
     if exponentiate:
-        from matplotlib import ticker
+        set_log_axis(ax, "x")
 
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-    ax.set_yticks([ypos[k] for k in keys], [names.get(k, names.get(k.split(": ", 1)[-1], k)) if ": " in k
-                                             else names.get(k, k) for k in keys])
+    def display(key: str) -> str:
+        if ": " in key and key not in names:
+            comp, term = key.split(": ", 1)
+            return f"{comp}: {_term_label(term, names)}"
+        return _term_label(key, names)
+
+    import textwrap
+
+    ax.set_yticks([ypos[k] for k in keys], [textwrap.fill(display(k), 28) for k in keys])
     ax.set_ylim(-0.6, n_terms - 0.4)
     ax.grid(axis="y", visible=False)
     scale = results[0].meta.get("scale") if results else None
     default_x = {"log_hazard": "Hazard ratio", "log_odds": "Odds ratio", "log_relative_risk": "Relative risk ratio",
                  "log_time": "Time ratio"}.get(scale, "Estimate") if exponentiate else "Estimate"
     ax.set_xlabel(default_x)
-    if n_models > 1:
-        ax.legend(loc="best")
+    _legend_outside(ax, n_models)
     return ax
 
 
@@ -230,14 +389,16 @@ def coef_plot(results: Sequence["Result"], *, terms: Sequence[str] | None = None
 def km_plot(frame: pd.DataFrame, *, time: str, event: str, group: str | None = None, entry: str | None = None,
             weights: str | None = None, event_value: Any = None, conf_type: str = "log", conf_level: float = 0.95,
             conf_int: bool = True, risk_table: bool = True, risk_times: Sequence[float] | None = None,
-            censor_marks: bool = False, group_labels: Mapping[str, str] | None = None, x_max: float | None = None,
-            ax: "Axes | None" = None) -> "Axes":
+            censor_marks: bool = True, group_labels: Mapping[str, str] | None = None, x_max: float | None = None,
+            y_range: Sequence[float] | None = None, ax: "Axes | None" = None) -> "Axes":
     """Kaplan-Meier curves of ``frame`` (one per value of ``group``) with pointwise intervals and a
     number-at-risk table, as R's ``survfit`` (Greenwood variance, ``conf_type`` transform).
 
     Each curve is a Line2D (``steps-post``) labelled with its group label, starting at (0, 1); its
     band is a PolyCollection with gid ``band:<label>``; the table is Text artists with gid
     ``at_risk:<label>`` (numbers) placed below the axis at ``risk_times`` (default: the x ticks).
+    Censoring times are marked '+' (gid ``censor:<label>``) unless ``censor_marks=False``; ``y_range``
+    sets the survival axis (default 0 to 1). Groups differ in colour and line style.
     """
 
     ax = ax if ax is not None else _new_axes(height=4.8)
@@ -265,21 +426,20 @@ def km_plot(frame: pd.DataFrame, *, time: str, event: str, group: str | None = N
         color = _color(k)
         x = np.concatenate([[0.0], km["time"]])
         ax.plot(x, np.concatenate([[1.0], km["surv"]]), drawstyle="steps-post", color=color, label=label,
-                linewidth=1.5)
+                linewidth=1.5, linestyle=_linestyle(k))
         if conf_int:
             _band(ax, x, np.concatenate([[1.0], km["conf_low"]]), np.concatenate([[1.0], km["conf_high"]]), color,
-                  f"band:{label}", step=True)
+                  f"band:{label}", step=True, outline=len(groups) > 2, linestyle=_linestyle(k))
         if censor_marks:
             cens = km[km["n_censor"] > 0]
-            ax.plot(cens["time"], cens["surv"], linestyle="none", marker="+", color=color, markersize=5,
-                    gid=f"censor:{label}")
+            ax.plot(cens["time"], cens["surv"], linestyle="none", marker="+", color=color, markersize=4,
+                    markeredgewidth=0.7, gid=f"censor:{label}")
         curves.append((label, color, t, start, w))
     ax.set_xlim(0, upper)
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(*(y_range if y_range is not None else (0, 1.02)))
     ax.set_xlabel(time)
     ax.set_ylabel("Survival probability")
-    if len(groups) > 1:
-        ax.legend(loc="best")
+    _legend_outside(ax, len(groups))
     if risk_table:
         if risk_times is None:
             risk_times = [float(v) for v in ax.get_xticks() if 0 <= v <= upper]
@@ -366,7 +526,8 @@ def _check_column(pred, column: str, role: str) -> None:
 # ----------------------------------------------------------------------------------------------
 def survival_plot(result: "Result", frame: pd.DataFrame, *, profiles: Mapping[str, Mapping[str, Any]],
                   at: Mapping[str, Any] | None = None, conf_level: float | None = None, conf_int: bool = True,
-                  n_points: int = 100, x_max: float | None = None, spec=None, ax: "Axes | None" = None) -> "Axes":
+                  n_points: int = 100, x_max: float | None = None, y_range: Sequence[float] | None = None, spec=None,
+                  ax: "Axes | None" = None) -> "Axes":
     """Predicted survival curves of a cox (R ``survfit(fit, newdata)``: steps at event times, log
     intervals) or weibull/exponential model (smooth, intervals on log cumulative hazard) for each
     named profile; ``frame`` is the model's dataset (its estimation sample gives the defaults).
@@ -406,15 +567,15 @@ def survival_plot(result: "Result", frame: pd.DataFrame, *, profiles: Mapping[st
         if step and x[-1] < upper:  # survfit's curve is flat to the last follow-up time
             x, y, lo, hi = (np.append(a, b) for a, b in ((x, upper), (y, y[-1]), (lo, lo[-1]), (hi, hi[-1])))
         color = _color(i)
-        ax.plot(x, y, drawstyle="steps-post" if step else "default", color=color, label=str(name), linewidth=1.5)
+        ax.plot(x, y, drawstyle="steps-post" if step else "default", color=color, label=str(name), linewidth=1.6,
+                linestyle=_linestyle(i), zorder=3 + len(names) - i)
         if conf_int:
-            _band(ax, x, lo, hi, color, f"band:{name}", step=step)
+            _band(ax, x, lo, hi, color, f"band:{name}", step=step, outline=len(names) > 2, linestyle=_linestyle(i))
     ax.set_xlim(0, upper)
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(*(y_range if y_range is not None else (0, 1.02)))
     ax.set_xlabel(spec.time or "Time")
     ax.set_ylabel("Predicted survival probability")
-    if len(names) > 1:
-        ax.legend(loc="best")
+    _legend_outside(ax, len(names))
     return ax
 
 
@@ -484,8 +645,7 @@ def predicted_plot(result: "Result", frame: pd.DataFrame, *, variable: str, x_ra
     ax.set_xlabel(variable)
     ylabel = "Predicted probability" if pred.multinomial or pred.link != "identity" else "Predicted value"
     ax.set_ylabel(ylabel)
-    if n > 1:
-        ax.legend(loc="best")
+    _legend_outside(ax, n)
     return ax
 
 
@@ -494,14 +654,14 @@ def _draw_series(ax, xs, out: pd.DataFrame, label: str, color: str, continuous: 
     est, lo, hi = (out[c].to_numpy(dtype=float) for c in ("estimate", "conf_low", "conf_high"))
     if continuous:
         x = np.asarray(xs, dtype=float)
-        ax.plot(x, est, color=color, label=label, linewidth=1.5)
+        ax.plot(x, est, color=color, label=label, linewidth=1.6, linestyle=_linestyle(k))
         if conf_int:
-            _band(ax, x, lo, hi, color, f"band:{label}")
+            _band(ax, x, lo, hi, color, f"band:{label}", outline=n > 2, linestyle=_linestyle(k))
         return
     pos = np.arange(len(xs), dtype=float) + (k - (n - 1) / 2) * (0.5 / max(n, 1))
     if conf_int:
-        ax.vlines(pos, lo, hi, color=color, linewidth=1.4, gid=f"ci:{label}")
-    ax.plot(pos, est, "o", color=color, label=label, markersize=5)
+        ax.vlines(pos, lo, hi, color=color, linewidth=1.4, linestyles=_linestyle(k), gid=f"ci:{label}")
+    ax.plot(pos, est, _marker(k), color=color, label=label, markersize=5)
 
 
 def _finish_discrete_axis(ax, xs, continuous: bool) -> None:
@@ -554,7 +714,8 @@ def marginal_plot(result: "Result", frame: pd.DataFrame, *, variable: str, moder
 # Entry point
 # ----------------------------------------------------------------------------------------------
 def build_figure(spec: FigureSpec, results: Mapping[str, "Result"], data: Mapping[str, pd.DataFrame], *,
-                 models: Mapping[str, Any] | None = None) -> "Figure":
+                 models: Mapping[str, Any] | None = None,
+                 codebook_labels: Mapping[str, str] | None = None) -> "Figure":
     """Draw the figure declared by ``spec``.
 
     Parameters
@@ -568,34 +729,54 @@ def build_figure(spec: FigureSpec, results: Mapping[str, "Result"], data: Mappin
         needed for coefplot.
     models
         Optional model id -> ModelSpec; by default each result's ``meta["model_spec"]``.
+    codebook_labels
+        ``{variable: label}`` from the dataset codebook: coefplot terms and default axis labels
+        (a column name on an axis) read as in tables.
 
     Returns
     -------
     matplotlib.figure.Figure
         Themed with :func:`theme`; save it with :func:`save_figure`.
     """
+    height = spec.height or 4.0
+    if spec.kind == "km" and spec.risk_table and spec.height is None:
+        height += 0.9 + 0.25 * 3
+    with themed():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(spec.width, height), dpi=spec.dpi, layout="constrained")
+        draw_figure(spec, results, data, models=models, codebook_labels=codebook_labels, ax=fig.add_subplot())
+    return fig
+
+
+def draw_figure(spec: FigureSpec, results: Mapping[str, "Result"], data: Mapping[str, pd.DataFrame], *,
+                models: Mapping[str, Any] | None = None, codebook_labels: Mapping[str, str] | None = None,
+                ax: "Axes | None" = None) -> "Axes":
+    """Draw ``spec`` on ``ax`` (default: a new themed Figure of ``spec.width`` x ``spec.height``);
+    return the Axes. :func:`build_figure` and :mod:`c2stats.plot` both draw through here."""
+    if ax is None:
+        return build_figure(spec, results, data, models=models, codebook_labels=codebook_labels).axes[0]
     where = f"figures (id {spec.id!r})"
     missing = [m for m in spec.models if m not in results]
     if missing:
         raise ConfigError(f"model {missing[0]!r} has no result; fit it first.", where=f"{where}.models")
     chosen = [results[m] for m in spec.models]
-    height = spec.height or 4.0
-    if spec.kind == "km" and spec.risk_table and spec.height is None:
-        height += 0.9 + 0.25 * 3
     try:
         with themed():
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(spec.width, height), dpi=spec.dpi, layout="constrained")
-            ax = fig.add_subplot()
-            _draw(spec, chosen, data, models, ax)
-            if spec.xlabel is not None:
-                ax.set_xlabel(spec.xlabel)
-            if spec.ylabel is not None:
-                ax.set_ylabel(spec.ylabel)
+            book = dict(codebook_labels or {})
+            _draw(spec, chosen, data, models, ax, book)
+            for value, setter, getter in ((spec.xlabel, ax.set_xlabel, ax.get_xlabel),
+                                          (spec.ylabel, ax.set_ylabel, ax.get_ylabel)):
+                if value is not None:
+                    setter(value)
+                elif getter() in book:
+                    setter(book[getter()])
+                elif spec.variable in book and getter().startswith(f"Effect of {spec.variable} "):
+                    setter(getter().replace(f"Effect of {spec.variable} ", f"Effect of {book[spec.variable]} ", 1))
+            finish_figure(ax.figure)
     except UserInputError as exc:
         raise type(exc)(exc.message, source=exc.source, where=exc.where or where) from None
-    return fig
+    return ax
 
 
 def _frame_of(spec: FigureSpec, data: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -606,10 +787,11 @@ def _frame_of(spec: FigureSpec, data: Mapping[str, pd.DataFrame]) -> pd.DataFram
     return data[mid]
 
 
-def _draw(spec: FigureSpec, chosen: list, data, models, ax) -> None:
+def _draw(spec: FigureSpec, chosen: list, data, models, ax, codebook_labels: Mapping[str, str] | None = None) -> None:
     common = {"conf_level": spec.conf_level, "conf_int": spec.conf_int, "ax": ax}
     if spec.kind == "coefplot":
-        coef_plot(chosen, terms=spec.terms, labels=spec.labels, exponentiate=spec.exponentiate, **common)
+        coef_plot(chosen, terms=spec.terms, labels=spec.labels, exponentiate=spec.exponentiate,
+                  codebook_labels=codebook_labels, **common)
         return
     result = chosen[0]
     frame = _frame_of(spec, data)
@@ -619,7 +801,7 @@ def _draw(spec: FigureSpec, chosen: list, data, models, ax) -> None:
         _draw_km(spec, result, mspec, frame, ax)
     elif spec.kind == "survival":
         survival_plot(result, frame, profiles=spec.profiles, at=spec.at, n_points=spec.n_points, x_max=spec.x_max,
-                      spec=mspec, **common)
+                      y_range=spec.y_range, spec=mspec, **common)
     elif spec.kind == "predicted":
         predicted_plot(result, frame, variable=spec.variable, x_range=spec.x_range, n_points=spec.n_points, by=spec.by,
                        by_values=spec.by_values, at=spec.at, interval=spec.interval, categories=spec.categories,
@@ -656,4 +838,4 @@ def _draw_km(spec: FigureSpec, result, mspec, frame: pd.DataFrame, ax) -> None:
     km_plot(rows, time=time, event=event, group=spec.group, entry=entry, weights=weights, event_value=event_value,
             conf_type=spec.conf_type, conf_level=spec.conf_level or 0.95, conf_int=spec.conf_int,
             risk_table=spec.risk_table, risk_times=spec.risk_times, censor_marks=spec.censor_marks,
-            group_labels=spec.group_labels, x_max=spec.x_max, ax=ax)
+            group_labels=spec.group_labels, x_max=spec.x_max, y_range=spec.y_range, ax=ax)

@@ -8,6 +8,7 @@ never saved. A result saved with :func:`save_result` (CSV + JSON, no pickles) an
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .errors import C2StatsError
 
@@ -82,6 +84,64 @@ class Result:
         """The covariance matrix of the estimates (rows/columns by term), if the family saved it."""
         frame = self.frames.get("vcov")
         return None if frame is None else frame.set_index("term")
+
+    def _keys(self) -> list[str]:
+        """Row names of :meth:`summary`: the term, ``"<component>: <term>"`` for equations and ancillary rows."""
+        if "component" not in self.tidy.columns:
+            return self.tidy["term"].tolist()
+        comp = self.tidy["component"].fillna("").astype(str)
+        return [f"{c}: {t}" if c else t for c, t in zip(comp, self.tidy["term"])]
+
+    def conf_int(self, level: float | None = None) -> pd.DataFrame:
+        """Confidence limits ``conf_low``, ``conf_high`` by term at ``level`` (default: the model's ``conf_level``).
+
+        At the model's own level these are the family's intervals (``tidy``). At another level they are
+        Wald intervals ``estimate +- q se`` with q from t(``meta["df_resid"]``) when the model has residual
+        degrees of freedom (R ``confint(lm)``), else the normal (R ``confint.default``).
+        """
+        if level is not None and not 0 < level < 1:
+            raise C2StatsError(f"conf_int: level must be in (0, 1), e.g. 0.9; got {level!r}.")
+        own = float(self.meta.get("conf_level", 0.95))
+        out = self.tidy[["conf_low", "conf_high"]].copy()
+        if level is not None and not math.isclose(level, own):
+            df = self.meta.get("df_resid")
+            dist = stats.t(df) if df is not None and np.isfinite(df) else stats.norm
+            q = float(dist.ppf(0.5 + level / 2))
+            out["conf_low"] = self.tidy["estimate"] - q * self.tidy["std_error"]
+            out["conf_high"] = self.tidy["estimate"] + q * self.tidy["std_error"]
+        out.index = pd.Index(self._keys(), name="term")
+        return out
+
+    def summary(self, exponentiate: bool = False, level: float | None = None) -> pd.DataFrame:
+        """The coefficient table as a DataFrame indexed by term (lifelines' ``summary``).
+
+        Columns: ``estimate``, ``std_error``, ``statistic``, ``p_value``, ``conf_low``, ``conf_high``;
+        with ``exponentiate`` also ``exp_estimate`` and the exp of both limits (``exp_conf_low``,
+        ``exp_conf_high``) for the regression terms (ancillary rows are left NaN). ``level`` as in
+        :meth:`conf_int`.
+        """
+        frame = self.tidy[["estimate", "std_error", "statistic", "p_value"]].copy()
+        frame.index = pd.Index(self._keys(), name="term")
+        frame = frame.join(self.conf_int(level))
+        if exponentiate:
+            ancillary = (self.tidy["component"].fillna("").astype(str) == "ancillary").to_numpy() \
+                if "component" in self.tidy.columns else np.zeros(len(frame), dtype=bool)
+            for col, source in (("exp_estimate", "estimate"), ("exp_conf_low", "conf_low"),
+                                ("exp_conf_high", "conf_high")):
+                frame[col] = np.where(ancillary, np.nan, np.exp(frame[source].to_numpy(dtype=float)))
+        return frame
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the model, its fit statistics and :meth:`summary` as an HTML table."""
+        head = f"{self.meta.get('label') or self.model_id} ({self.meta.get('family', '?')})"
+        facts = [f"{k} = {self.glance[k]:,}" if isinstance(self.glance.get(k), (int, np.integer)) else
+                 f"{k} = {self.glance[k]}" for k in ("nobs", "n_events", "vcov_type", "n_clusters", "converged")
+                 if self.glance.get(k) is not None and not (isinstance(self.glance.get(k), float)
+                                                             and math.isnan(self.glance[k]))]
+        table = self.summary().to_html(float_format=lambda v: f"{v:.4g}", na_rep="", border=0,
+                                       classes="c2stats-result")
+        return (f"<div class=\"c2stats-result\"><p><strong>{html.escape(head)}</strong>: "
+                f"{html.escape(self.meta.get('formula', ''))}<br/>{html.escape('; '.join(facts))}</p>{table}</div>")
 
 
 def normalise_tidy(tidy: pd.DataFrame, family: str) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .figures import themed
+from .figures import finish_figure, set_log_axis, themed
 from .tables import TableModel, TableRow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,7 +197,7 @@ def axis_influence(specs: pd.DataFrame, axes: Mapping[str, Sequence[str]], *,
 
 def plot_specification_curve(specs: pd.DataFrame, axes: Mapping[str, Sequence[str]], *, focal: str,
                              alpha: float = 0.05, expected_sign: Literal["positive", "negative"] | None = None,
-                             exponentiate: bool = False, title: str = "",
+                             exponentiate: bool = False, title: str = "", dpi: int = 200,
                              ax: "tuple[Axes, Axes] | None" = None) -> "Figure":
     """Specification curve: the focal estimate and interval of every estimated specification,
     sorted, above an indicator panel marking each specification's choice on every axis.
@@ -208,8 +208,11 @@ def plot_specification_curve(specs: pd.DataFrame, axes: Mapping[str, Sequence[st
         :func:`specification_frame` output (``status == 'ok'`` rows are drawn).
     axes
         Axis name -> choice labels, in the order the panel lists them.
+    dpi
+        Resolution of the new Figure (PNG output); save it as pdf or svg for vector output.
     ax
-        ``(curve_axes, panel_axes)`` to draw on; by default a new Figure with both.
+        ``(curve_axes, panel_axes)`` to draw on; by default a new Figure with both, at least 7in wide,
+        the title wrapped over its width and the legends above the curve (never over the estimates).
 
     Returns
     -------
@@ -219,11 +222,12 @@ def plot_specification_curve(specs: pd.DataFrame, axes: Mapping[str, Sequence[st
         spec id, so the figure is deterministic.
     """
     with themed():
-        return _draw_curve(specs, axes, focal=focal, alpha=alpha, expected_sign=expected_sign,
-                           exponentiate=exponentiate, title=title, ax=ax)
+        fig = _draw_curve(specs, axes, focal=focal, alpha=alpha, expected_sign=expected_sign,
+                          exponentiate=exponentiate, title=title, dpi=dpi, ax=ax)
+        return finish_figure(fig)
 
 
-def _draw_curve(specs, axes, *, focal, alpha, expected_sign, exponentiate, title, ax) -> "Figure":
+def _draw_curve(specs, axes, *, focal, alpha, expected_sign, exponentiate, title, dpi, ax) -> "Figure":
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -232,7 +236,7 @@ def _draw_curve(specs, axes, *, focal, alpha, expected_sign, exponentiate, title
     n = len(ok)
     rows = [(axis, label) for axis, labels in axes.items() for label in labels]
     if ax is None:
-        fig = Figure(figsize=(max(6.0, min(14.0, 4 + n / 80)), 3.2 + 0.2 * len(rows)), dpi=100, layout="constrained")
+        fig = Figure(figsize=(max(7.0, min(14.0, 4 + n / 80)), 3.6 + 0.2 * len(rows)), dpi=dpi, layout="constrained")
         FigureCanvasAgg(fig)
         grid = fig.add_gridspec(2, 1, height_ratios=[3.0, max(1.0, 0.2 * len(rows))])
         top = fig.add_subplot(grid[0])
@@ -257,12 +261,13 @@ def _draw_curve(specs, axes, *, focal, alpha, expected_sign, exponentiate, title
                     linewidths=0, label=SCALE_NAMES.get(scale, (scale, scale))[1 if exponentiate else 0])
     top.axhline(1.0 if exponentiate else 0.0, color="black", linewidth=0.8, zorder=0)
     if exponentiate:
-        top.set_yscale("log")
+        set_log_axis(top, "y")
     names = [SCALE_NAMES.get(s, (s, s))[1 if exponentiate else 0] for s in distinct] or ["estimate"]
     top.set_ylabel(f"{focal}\n({', '.join(names)})")
     if len(distinct) > 1:
-        scales_legend = top.legend(loc="upper left", fontsize="small", title="scale (not comparable)",
-                                   title_fontsize="small", markerscale=max(1.0, 24 / size))
+        scales_legend = top.legend(loc="lower right", bbox_to_anchor=(1.0, 1.02), fontsize="small",
+                                   title="scale (not comparable)", title_fontsize="small",
+                                   markerscale=max(1.0, 24 / size), borderaxespad=0.0, frameon=False)
         top.add_artist(scales_legend)
     legend = [Line2D([], [], marker="o", linestyle="", color=COLOURS["expected"],
                      label=(f"{expected_sign} and p < {alpha:g}" if expected_sign else f"p < {alpha:g}")),
@@ -270,9 +275,13 @@ def _draw_curve(specs, axes, *, focal, alpha, expected_sign, exponentiate, title
     if expected_sign:
         legend.insert(1, Line2D([], [], marker="o", linestyle="", color=COLOURS["opposite"],
                                 label=f"opposite sign and p < {alpha:g}"))
-    top.legend(handles=legend, loc="lower right" if len(distinct) > 1 else "best", fontsize="small", frameon=False)
+    top.legend(handles=legend, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=1 if len(distinct) > 1 else 3,
+               fontsize="small", frameon=False, borderaxespad=0.0)
     if title:
-        top.set_title(title)
+        if ax is None:
+            fig.suptitle(title, fontsize="medium")
+        else:
+            top.set_title(title, pad=40)
     top.tick_params(labelbottom=False)
     # indicator panel: one row per (axis, choice), top to bottom in declared order
     ypos = {row: len(rows) - i for i, row in enumerate(rows)}

@@ -31,8 +31,10 @@ from c2stats.errors import ConfigError
 from c2stats.results import Result
 from c2stats.tables import (
     GOF_MAP,
+    LATEX_PREAMBLE,
     RENDERERS,
     TableModel,
+    TableRow,
     TableSpec,
     build_table,
     frame_table,
@@ -102,6 +104,33 @@ def mixed_models() -> list[Result]:
     return [logit, mnl, weib]
 
 
+def feature_models() -> list[Result]:
+    """Three OLS-like fits with recorded vcov specs (one-way and two-way clusters, dyadic) and large numbers."""
+    terms = ["(Intercept)", "gdp", "year_1990", "year_2000", "power:gdp"]
+    out = []
+    for i, vcov in enumerate([{"type": "cluster", "groups": "treaty_id"},
+                              {"type": "cluster", "groups": ["ccode1", "ccode2"]},
+                              {"type": "dyadic", "groups": ["ccode1", "ccode2"]}]):
+        r = result(f"m{i + 1}", "ols", "identity",
+                   tidy(terms, [12345.678 + i, -0.0012345, 0.2, -0.3, 1.5 - i], [2345.6, 0.0004, 0.1, 0.2, 0.5]),
+                   {"nobs": 12000 + i, "vcov_type": {"cluster": "Clustered", "dyadic": "Dyadic-robust"}[vcov["type"]],
+                    "n_clusters": 40, "converged": True}, label=f"OLS {i + 1}")
+        out.append(Result(tidy=r.tidy, glance=r.glance, meta={**r.meta, "vcov": vcov}))
+    return out
+
+
+FEATURE_CODEBOOK = {"treaty_id": "Treaty", "ccode1": "State 1 (COW code)", "ccode2": "State 2 (COW code)"}
+
+
+def feature_spec(**overrides) -> TableSpec:
+    keys = dict(id="features", models=["m1", "m2", "m3"], title="Table 4. Every table feature",
+                groups={"Clustered": ["m1", "m2"], "Dyadic": ["m3"]}, add_rows={"Year FE": ["Yes", "Yes", "No"]},
+                statistic=["std_error", "conf_int"], drop=["^year_"], numbers=True, notes="none",
+                fmt={"significant": 3, "thousands": True, "terms": {"(Intercept)": 1}}, gof=["nobs", "vcov_type"])
+    keys.update(overrides)
+    return TableSpec(**keys)
+
+
 CODEBOOK = {"gdp": "GDP per capita (US$, 1000s)", "power": "Power² × 100%", "sex": "Sex (1 = male, 2 = female)",
             "age": "Age (years)", "ph_ecog": "ECOG (codebook)"}
 
@@ -126,6 +155,7 @@ def cases() -> dict[str, TableModel]:
             id="mixed_ci", models=["logit", "mnl", "weib"], title="Mixed families: 95% CIs", statistic="conf_int",
             stars={"+": 0.1, "*": 0.05}, digits=2, terms=["gdp", "power:gdp", "ancillary: log_shape", "(Intercept)"],
             labels={"(Intercept)": "Constant"}), CODEBOOK),
+        "features": build_table(feature_models(), feature_spec(), FEATURE_CODEBOOK),
         "frame_verdicts": frame_table(verdict_frame(), "Hypotheses & verdicts", ["Two-sided tests; α = 0.05."],
                                       digits={"estimate": 2, "p_value": 4}, table_id="verdicts"),
     }
@@ -193,12 +223,19 @@ def latex_problems(tex: str) -> list[str]:
     if any(ord(ch) > 127 for ch in tex):
         problems.append("non-ASCII characters left unescaped")
     body = tex.split("\\begin{tabular}{", 1)[1]
-    spec, body = body.split("}", 1)
+    depth, end = 1, 0
+    while depth and end < len(body):
+        depth += {"{": 1, "}": -1}.get(body[end], 0)
+        end += 1
+    spec, body = body[: end - 1], body[end:]
+    spec = re.sub(r"@\{\}", "", spec)
+    spec = re.sub(r"S\[[^\]]*\]", "S", re.sub(r">\{[^}]*\}p\{[^}]*\}", "p", spec))
     ncol = len(spec)
     for line in tex.splitlines():
         if line.startswith("%"):
             continue
         bare = _ESCAPES.sub("", re.sub(r"\\label\{tab:[A-Za-z0-9_.-]+\}", "", line))  # '_' is fine in label keys
+        bare = re.sub(r"S\[[^\]]*\]", "S", bare)  # siunitx options (table-format=-1.3)
         depth = 0
         for ch in bare:
             depth += {"{": 1, "}": -1}.get(ch, 0)
@@ -226,7 +263,7 @@ FORMATS = ["md", "tex", "html", "csv", "docx.txt"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("case", ["cox_hr", "mixed_ci", "frame_verdicts"])
+@pytest.mark.parametrize("case", ["cox_hr", "mixed_ci", "features", "frame_verdicts"])
 def test_snapshot(case, fmt):
     if fmt == "docx.txt":
         pytest.importorskip("docx")
@@ -439,11 +476,11 @@ def test_latex_escapes_every_special_character():
     assert "\\label{tab:t_1}" in tex
 
 
-@pytest.mark.parametrize("case", ["cox_hr", "mixed_ci", "frame_verdicts"])
+@pytest.mark.parametrize("case", ["cox_hr", "mixed_ci", "features", "frame_verdicts"])
 def test_latex_structure(case):
     tex = render_latex(cases()[case])
     assert latex_problems(tex) == []
-    assert "\\toprule" in tex and "\\bottomrule" in tex and "\\begin{tablenotes}" in tex
+    assert "\\toprule" in tex and "\\bottomrule" in tex and ("\\begin{tablenotes}" in tex) == bool(cases()[case].notes)
 
 
 def test_latex_checker_catches_broken_tables():
@@ -455,8 +492,8 @@ def test_latex_checker_catches_broken_tables():
 @pytest.mark.parametrize("case", ["cox_hr", "mixed_ci", "frame_verdicts"])
 def test_latex_compiles(case, tmp_path):
     tex = render_latex(cases()[case])
-    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage{threeparttable}"
-                                      "\\begin{document}\n" + tex + "\\end{document}\n", encoding="utf-8")
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n" + LATEX_PREAMBLE
+                                      + "\\begin{document}\n" + tex + "\\end{document}\n", encoding="utf-8")
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:]
@@ -559,3 +596,79 @@ def test_transformed_term_takes_the_label_of_its_column():
     assert _term_label("log1p(mids_prior5):informal", labels) == "MIDs, prior 5 years (log1p) × Informal"
     assert _term_label("log(unlabelled)", labels) == "log(unlabelled)"
     assert _term_label("poly(mids_prior5, 2)1", labels) == "poly(mids_prior5, 2)1"  # not a one-column transform
+
+
+# ----------------------------------------------------------------------------------------------
+# Table features (issue 17): groups, add_rows, vcov row, several statistics, drop, fmt, numbers, notes
+# ----------------------------------------------------------------------------------------------
+def test_feature_rows_and_headers():
+    model = build_table(feature_models(), feature_spec(), FEATURE_CODEBOOK)
+    assert [r.term for r in model.rows if r.kind == "coef"] == ["(Intercept)", "gdp", "power:gdp"]  # ^year_ dropped
+    stats_rows = [r for r in model.rows if r.kind == "stat" and r.term == "gdp"]
+    assert [r.cells[0] for r in stats_rows] == ["(0.000400)", "[-0.00202, -0.000451]"]  # SE then CI, 3 significant
+    assert model.rows[0].cells[0] == "12,345.7***"  # per-term decimals and thousands
+    vcov = next(r for r in model.rows if r.term == "vcov_type").cells
+    assert vcov == ("Clustered by treaty", "Two-way: state 1, state 2", "Dyadic-robust: state 1, state 2")
+    assert next(r for r in model.rows if r.kind == "add").cells == ("Yes", "Yes", "No")
+    assert model.notes == ()  # notes = "none": no automatic notes
+    assert model.header_rows()[0] == [("", 1), ("Clustered", 2), ("Dyadic", 1)]
+    assert model.header_rows()[-1] == [("", 1), ("(1)", 1), ("(2)", 1), ("(3)", 1)]
+    assert model.columns[0] == "Clustered: (1) OLS 1"  # md and csv show the flattened header
+
+
+def test_notes_auto_and_list_keep_the_automatic_notes():
+    auto = build_table(feature_models(), feature_spec(notes="auto"), FEATURE_CODEBOOK)
+    listed = build_table(feature_models(), feature_spec(notes=["Source: test."]), FEATURE_CODEBOOK)
+    assert auto.notes[0].startswith("Coefficients; beneath each estimate: standard errors in parentheses, then 95%")
+    assert listed.notes == (*auto.notes, "Source: test.")
+
+
+def test_vcov_detail_off_and_a_frame_without_vcov_meta():
+    plain = build_table(feature_models(), feature_spec(vcov_detail=False), FEATURE_CODEBOOK)
+    assert next(r for r in plain.rows if r.term == "vcov_type").cells == ("Clustered", "Clustered", "Dyadic-robust")
+    cox = build_table(cox_pair(), TableSpec(id="t", models=["cox_efron", "cox_cluster"]))
+    assert next(r for r in cox.rows if r.term == "vcov_type").cells == ("Model-based", "Clustered")
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"groups": {"G": ["m1", "m3"]}}, "adjacent"),
+    ({"groups": {"G": ["nope"]}}, "not in this table's models"),
+    ({"add_rows": {"FE": ["Yes"]}}, "1 cells for 3 models"),
+    ({"drop": ["(Intercept"]}, "not a regular expression"),
+    ({"fmt": {"digits": 2}}, "Extra inputs"),
+])
+def test_feature_keys_are_validated(bad, message):
+    with pytest.raises(ValidationError, match=re.escape(message) if message != "Extra inputs" else message):
+        feature_spec(**bad)
+
+
+def test_html_table_id_differs_from_the_report_section_id():
+    html_text = render_html(cases()["cox_hr"])
+    assert 'id="tab-cox_hr"' in html_text and 'id="cox_hr"' not in html_text
+
+
+def test_negative_numbers_get_a_real_minus_in_latex_html_and_word():
+    model = cases()["mixed_ci"]
+    assert "&#8722;0.05" in render_html(model)
+    assert "-0.05" in render_markdown(model) and "-0.05" in render_csv(model)  # plain text formats keep ASCII
+    pytest.importorskip("docx")
+    assert "\u22120.05" in docx_text(render_docx(model))
+
+
+def test_docx_column_widths_fit_the_page():
+    """Word tables get fixed column widths inside a 6.5in text width, or a landscape page (9in) when wide."""
+    pytest.importorskip("docx")
+    W_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+    def layout(model):
+        root = ET.fromstring(zipfile.ZipFile(io.BytesIO(render_docx(model))).read("word/document.xml"))
+        grid = [int(c.get(f"{W_NS}w")) / 1440 for c in root.iter(f"{W_NS}gridCol")]  # twentieths of a point
+        size = root.find(f".//{W_NS}sectPr/{W_NS}pgSz")
+        return grid, size.get(f"{W_NS}orient")
+
+    narrow, orient = layout(cases()["cox_hr"])
+    assert len(narrow) == 3 and sum(narrow) <= 6.5 + 1e-6 and orient in (None, "portrait")
+    wide_model = TableModel("wide", "", tuple(f"Model {i}" for i in range(10)),
+                            (TableRow("coef", "A label", tuple("1.234" for _ in range(10)), "x"),))
+    wide, orient = layout(wide_model)
+    assert len(wide) == 11 and 6.5 < sum(wide) <= 9 + 1e-6 and orient == "landscape"

@@ -20,8 +20,8 @@ class FigureSpec(Strict):
     - ``coefplot``: exponentiate, terms, labels. Estimates and intervals of every model in
       ``models``, dodged, from ``Result.tidy`` only.
     - ``km``: time, event, group, group_labels, use_model_sample, conf_type, risk_table, risk_times,
-      censor_marks, x_max. Kaplan-Meier curves (R ``survfit``) of the first model's data.
-    - ``survival``: profiles, at, n_points, x_max. Predicted survival of a cox, weibull or
+      censor_marks, x_max, y_range. Kaplan-Meier curves (R ``survfit``) of the first model's data.
+    - ``survival``: profiles, at, n_points, x_max, y_range. Predicted survival of a cox, weibull or
       exponential model for named covariate profiles.
     - ``predicted``: variable, x_range, n_points, by, by_values, group_labels, at, interval,
       categories. Predicted probabilities (logit, probit, firth, discrete_hazard, mnlogit) or
@@ -39,7 +39,10 @@ class FigureSpec(Strict):
         description="Model ids the figure uses: one or more for coefplot, exactly one for the other kinds (km uses its data).",
     )
     title: str = Field(default="", description="Figure caption (shown by the report under the figure, not drawn in it).")
-    formats: list[Literal["png", "pdf", "svg"]] = Field(default_factory=lambda: ["png"], description="Output formats.")
+    formats: list[Literal["png", "pdf", "svg"]] = Field(
+        default_factory=lambda: ["png", "pdf"],
+        description="Output formats: png (raster, at dpi), pdf and svg (vector, for print); default png and pdf.",
+    )
     xlabel: str | None = Field(default=None, description="x-axis label (default: chosen by kind, e.g. the variable name).")
     ylabel: str | None = Field(default=None, description="y-axis label (default: chosen by kind).")
     width: float = Field(default=6.0, gt=0, le=30, description="Figure width in inches.")
@@ -89,7 +92,11 @@ class FigureSpec(Strict):
     risk_times: list[float] | None = Field(
         default=None, description="km: times of the number-at-risk table (default: the x-axis ticks)."
     )
-    censor_marks: bool = Field(default=False, description="km: mark censoring times with '+'.")
+    censor_marks: bool = Field(default=True, description="km: mark censoring times with '+' (false: no marks).")
+    y_range: tuple[float, float] | None = Field(
+        default=None,
+        description="km, survival: the survival axis [low, high] (default [0, 1]), e.g. [0.5, 1] to show small differences.",
+    )
     x_max: float | None = Field(default=None, gt=0, description="km, survival: the largest time shown.")
     # survival ------------------------------------------------------------------------------
     profiles: dict[str, dict[str, Value]] = Field(
@@ -163,6 +170,8 @@ class FigureSpec(Strict):
             raise ValueError(f"kind {self.kind!r} needs 'variable' (the column on the x-axis or whose effect is shown)")
         if self.kind == "marginal" and not self.moderator:
             raise ValueError("kind 'marginal' needs 'moderator' (the column across whose values the effect is shown)")
+        if self.y_range is not None and not self.y_range[0] < self.y_range[1]:
+            raise ValueError(f"y_range must be [low, high] with low < high, got {list(self.y_range)}")
         if self.x_range is not None and not self.x_range[0] < self.x_range[1]:
             raise ValueError(f"x_range must be [low, high] with low < high, got {list(self.x_range)}")
         return self
@@ -175,8 +184,8 @@ _COMMON_KEYS = frozenset({"id", "kind", "models", "title", "formats", "xlabel", 
 _KIND_KEYS: dict[str, frozenset[str]] = {
     "coefplot": frozenset({"exponentiate", "terms", "labels"}),
     "km": frozenset({"time", "event", "group", "group_labels", "use_model_sample", "conf_type", "risk_table",
-                     "risk_times", "censor_marks", "x_max"}),
-    "survival": frozenset({"profiles", "at", "n_points", "x_max"}),
+                     "risk_times", "censor_marks", "x_max", "y_range"}),
+    "survival": frozenset({"profiles", "at", "n_points", "x_max", "y_range"}),
     "predicted": frozenset({"variable", "x_range", "n_points", "by", "by_values", "group_labels", "at", "interval",
                             "categories"}),
     "marginal": frozenset({"variable", "moderator", "moderator_values", "x_range", "n_points", "at", "scale",

@@ -4,9 +4,35 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+import re
+
+from pydantic import Field, field_validator, model_validator
 
 from ._base import Identifier, Strict
+
+Statistic = Literal["std_error", "conf_int", "statistic", "p_value", "none"]
+
+
+class TableFormat(Strict):
+    """``fmt``: how numbers are written (estimates, standard errors, intervals)."""
+
+    significant: int | None = Field(
+        default=None, ge=1, le=15,
+        description="Significant digits instead of a fixed number of decimals (e.g. 3: 0.00123, 1.23, 123).",
+    )
+    thousands: bool = Field(default=False, description="Group thousands with commas (12,345.678).")
+    terms: dict[str, int] = Field(
+        default_factory=dict,
+        description="Decimal places per term, overriding digits, e.g. { c2_common = 4, '(Intercept)' = 1 }.",
+    )
+
+    @field_validator("terms")
+    @classmethod
+    def _check_terms(cls, value):
+        for term, digits in value.items():
+            if not 0 <= digits <= 10:
+                raise ValueError(f"fmt.terms[{term!r}] = {digits}; decimal places are 0 to 10")
+        return value
 
 
 class TableSpec(Strict):
@@ -25,8 +51,10 @@ class TableSpec(Strict):
         description="Show exp(estimate) (hazard/odds ratios) with exp-transformed confidence limits and "
                     "delta-method standard errors; ancillary parameters stay on their own scale.",
     )
-    statistic: Literal["std_error", "conf_int", "statistic", "p_value", "none"] = Field(
-        default="std_error", description="What is shown beneath each estimate: std_error, conf_int, statistic, p_value or none."
+    statistic: Statistic | list[Statistic] = Field(
+        default="std_error",
+        description="What is shown beneath each estimate: std_error, conf_int, statistic, p_value or none; a list "
+                    "shows several, one line each, e.g. ['std_error', 'conf_int'].",
     )
     stars: bool | dict[str, float] = Field(
         default=True,
@@ -47,7 +75,76 @@ class TableSpec(Strict):
         description="Fit statistics (glance keys, e.g. nobs, n_events, aic, ph_global_p) to show, in order; "
                     "default: those of GOF_MAP that apply to the models' families.",
     )
-    notes: list[str] = Field(default_factory=list, description="Notes printed under the table, after the automatic ones.")
+    notes: Literal["auto", "none"] | list[str] = Field(
+        default_factory=list,
+        description="Notes under the table: a list of lines printed after the automatic ones (scale, stars, "
+                    "diagnostics); 'auto' = the automatic ones only; 'none' = no automatic notes (a "
+                    "non-convergence note is kept).",
+    )
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Column groups (spanners) over adjacent models, in order, e.g. { Formation = ['form_logit'], "
+                    "Duration = ['dur_cox', 'dur_weibull'] }.",
+    )
+    add_rows: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Extra rows above the fit statistics, one cell per model, e.g. { 'Year FE' = ['Yes', 'No'] }.",
+    )
+    drop: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions: terms matching any (re.search on the term, ancillary ones as "
+                    "'<component>: <term>') are not shown, e.g. ['^year_', 'Intercept'].",
+    )
+    fmt: TableFormat = Field(default_factory=TableFormat,
+                             description="Number format: significant digits, thousands separators, decimals per term.")
+    numbers: bool = Field(default=False, description="Number the models (1), (2) ... in a header line under their names.")
+    vcov_detail: bool = Field(
+        default=True,
+        description="The 'Std. errors' row names the cluster variables (codebook labels), e.g. 'Clustered by "
+                    "treaty' or 'Two-way: state 1, state 2'; false shows the variance type only.",
+    )
+    fit: Literal["auto", "resize", "landscape", "none"] = Field(
+        default="auto",
+        description="LaTeX width policy: auto (wrap long labels and headers, step the font down, turn landscape "
+                    "when still wider than a 6.5in text width, shrink only as a last resort), resize (scale down "
+                    "to the line width when wider), landscape (a sidewaystable page), none (as wide as the content).",
+    )
+    label_width: float | None = Field(
+        default=None, gt=0, le=10,
+        description="LaTeX: width in inches at which long row labels wrap (default 2.2); with fit = 'none' labels never wrap.",
+    )
+
+    @field_validator("drop")
+    @classmethod
+    def _check_drop(cls, value):
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"drop pattern {pattern!r} is not a regular expression ({exc}); escape "
+                                 "brackets and parentheses with a backslash, e.g. '\\\\(Intercept\\\\)'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_groups_and_rows(self) -> "TableSpec":
+        where = {m: i for i, m in enumerate(self.models)}
+        seen: set[str] = set()
+        for label, members in self.groups.items():
+            unknown = [m for m in members if m not in where]
+            if unknown:
+                raise ValueError(f"groups[{label!r}] names {unknown}, not in this table's models {self.models}")
+            positions = sorted(where[m] for m in members)
+            if not members or positions != list(range(positions[0], positions[0] + len(positions))):
+                raise ValueError(f"groups[{label!r}] must list adjacent models of 'models' (a spanner covers "
+                                 f"neighbouring columns); got {members}")
+            if seen & set(members):
+                raise ValueError(f"groups[{label!r}] repeats a model already in another group")
+            seen |= set(members)
+        for label, cells in self.add_rows.items():
+            if len(cells) != len(self.models):
+                raise ValueError(f"add_rows[{label!r}] has {len(cells)} cells for {len(self.models)} models; give "
+                                 "one per model, in the order of 'models'")
+        return self
 
     @field_validator("stars")
     @classmethod
