@@ -52,7 +52,7 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def read_file(path: Path, label: str) -> pd.DataFrame:
+def read_file(path: Path, label: str, *, value_labels: bool = False) -> pd.DataFrame:
     """Read a user's file by extension; errors name the file and say how to fix it."""
     if not path.exists():
         raise DataError(f"dataset file not found (looked for {path.name} in {path.parent}); check the path, which is "
@@ -61,7 +61,7 @@ def read_file(path: Path, label: str) -> pd.DataFrame:
         raise DataError("is a directory, not a data file.", source=label)
     try:
         if read_table is not None:
-            frame = read_table(path)
+            frame = read_table(path, value_labels=value_labels)
         elif path.suffix.lower() in (".csv", ".gz"):
             frame = pd.read_csv(path)
         else:
@@ -99,7 +99,7 @@ def load_dataset(ref, base: Path | None = None) -> Dataset:
                         "give its path with its extension (e.g. data/my_arrangements.csv).")
     path = (base or Path.cwd()) / path_text
     label = path_text
-    frame = read_file(path, label)
+    frame = read_file(path, label, value_labels=getattr(ref, "value_labels", False))
     if unit is not None:
 
         try:

@@ -157,6 +157,8 @@ def _label(value) -> str:
     """A category as text; whole-number floats (integer codes read with missing values) without '.0'."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return value.date().isoformat()
     return str(value)
 
 
@@ -208,3 +210,59 @@ def crosstab_table(frame: pd.DataFrame, rows: str, columns: str | None = None, m
     groups = tuple((_label(c), 3) for c in col_cats) + ((TOTAL_LABEL, 2),)
     subcolumns = tuple(["N", "Row %", "Col %"] * len(col_cats) + ["N", "%"])
     return dataclasses.replace(model, groups=groups, subcolumns=subcolumns)
+
+
+def _kind(values: pd.Series) -> str:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return "category"
+    if pd.api.types.is_bool_dtype(values):
+        return "bool"
+    if pd.api.types.is_integer_dtype(values):
+        return "integer"
+    if pd.api.types.is_float_dtype(values):
+        observed = values.dropna()
+        return "integer (as float)" if len(observed) and (observed % 1 == 0).all() else "float"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "date"
+    return "text"
+
+
+def column_overview(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per column: type, missing count, distinct observed values, and mean/min/max when numeric."""
+    rows = []
+    for name in frame.columns:
+        values = frame[name]
+        kind = _kind(values)
+        numeric = kind in ("integer", "integer (as float)", "float", "bool")
+        x = values.astype(float) if numeric else None
+        try:
+            distinct = int(values.nunique(dropna=True))
+        except TypeError:  # unhashable cells (an R list column)
+            distinct = int(values.dropna().astype(str).nunique())
+        rows.append({"column": str(name), "type": kind, "missing": int(values.isna().sum()), "distinct": distinct,
+                     "mean": float(x.mean()) if numeric and x.notna().any() else np.nan,
+                     "min": x.min() if numeric else (_label(values.min()) if kind == "date" else np.nan),
+                     "max": x.max() if numeric else (_label(values.max()) if kind == "date" else np.nan)})
+    return pd.DataFrame(rows, columns=["column", "type", "missing", "distinct", "mean", "min", "max"])
+
+
+def describe_text(frame: pd.DataFrame, max_levels: int = 10) -> str:
+    """Plain-text description of any data frame: the column overview, then a frequency table (counts and
+    shares, missing values as their own row) for every column with at most ``max_levels`` distinct values."""
+    overview = column_overview(frame)
+    shown = overview.copy()
+    for column in ("mean", "min", "max"):
+        shown[column] = [("" if (isinstance(v, float) and np.isnan(v)) else
+                          (f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)))
+                         for v in overview[column]]
+    lines = [f"{len(frame):,} rows x {frame.shape[1]} columns", "", shown.to_string(index=False)]
+    for name, distinct in zip(overview["column"], overview["distinct"]):
+        if 0 < distinct <= max_levels:
+            try:
+                long = crosstab_frame(frame, name, missing=True)
+            except TypeError:  # unhashable cells
+                continue
+            table = pd.DataFrame({name: [_label(r) for r in long["row"]], "n": long["n"],
+                                  "%": [f"{100 * s:.1f}" for s in long["row_share"]]})
+            lines += ["", f"{name}:", table.to_string(index=False)]
+    return "\n".join(lines)

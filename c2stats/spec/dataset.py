@@ -56,12 +56,22 @@ class DatasetRef(_Strict):
         default=False,
         description="Shipped dyad_years only: both directions of every dyad (ccode1, ccode2) and (ccode2, ccode1).",
     )
+    value_labels: bool = Field(
+        default=False,
+        description=(
+            "Stata (.dta) files: read labelled columns as categories of their value labels (e.g. 'Democracy', "
+            "'Autocracy') instead of their numeric codes (the default, as Stata's own estimation commands "
+            "use them). Categories enter formulas through C(column)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _variant_keys(self) -> "DatasetRef":
         variant = [k for k in ("coding", "window") if getattr(self, k) is not None] + (["directed"] if self.directed else [])
         if variant and self.path not in UNITS:
             raise ValueError(f"{', '.join(variant)} apply to the shipped units {list(UNITS)} only, not to {self.path!r}")
+        if self.value_labels and not self.path.lower().endswith(".dta"):
+            raise ValueError(f"value_labels applies to Stata .dta files only, not to {self.path!r}")
         if self.directed and self.path != "dyad_years":
             raise ValueError("directed applies to dyad_years only")
         if self.window is not None:
