@@ -21,7 +21,9 @@ EXAMPLES_DIR = Path(__file__).parent / "examples"
 EXAMPLES = {"lung": "lung.csv", "mid": "mid.csv", "leeds_anac_2005": "leeds_anac_2005.csv",
             # published replications (analyses/replications/; provenance in examples/SOURCES.md)
             "villamil_2022_guatemala": "villamil_2022_guatemala.csv",
-            "villamil_balcells_2021_vox": "villamil_balcells_2021_vox.csv"}
+            "villamil_balcells_2021_vox": "villamil_balcells_2021_vox.csv",
+            "enamorado_kosterina_afrobarometer": "enamorado_kosterina_afrobarometer.csv",
+            "enamorado_kosterina_public_goods": "enamorado_kosterina_public_goods.csv"}
 READERS = {".csv", ".dta", ".parquet", ".xlsx", ".rds", ".gz"}
 
 
