@@ -174,3 +174,23 @@ formats = ["md"]
     text = (summary.out / "tables" / "s.md").read_text()
     assert "rows where age >= 50" in text and "| age | All | 206 |" in text
     assert (summary.out / "tables" / "x.md").exists()
+
+
+#: Villamil (2022), CMPS, "Summary statistics for the covariates" (the author's
+#: descriptives/output/tab_summary_stats.tex, R summary() rounded to 2 decimals): min, mean, max.
+VILLAMIL_PRINTED = {
+    "govt_vi_l": (0, 0.63, 5.36), "roads_dirt_sh": (0, 0.8, 1), "ldist_panam": (0, 2.64, 5.62),
+    "lpop73": (6.34, 9.17, 13.46), "ind73": (0, 0.52, 1), "lit73": (0.04, 0.38, 0.89),
+    "elev_sd": (4.38, 262.36, 764.9), "forest": (0, 0.52, 0.99), "ldist_guate": (0, 4.32, 5.61),
+    "larea": (1.53, 4.88, 9.01),
+}
+
+
+def test_summary_reproduces_a_published_table():
+    data = load_dataset("villamil_2022_guatemala").frame
+    municipalities = data[data["elec"] == 1999]
+    stats = describe.summary_frame(municipalities, list(VILLAMIL_PRINTED)).set_index("variable")
+    assert (stats["n"] == 325).all()
+    for variable, (low, mean, high) in VILLAMIL_PRINTED.items():
+        row = stats.loc[variable]
+        assert (round(row["min"], 2), round(row["mean"], 2), round(row["max"], 2)) == (low, mean, high), variable
