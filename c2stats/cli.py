@@ -17,6 +17,8 @@ from . import datasets
 from . import describe
 from .config import DatasetRef, json_schema, load_analysis
 from .data import load_dataset
+from .datasets.coding import load_coding
+from .datasets.measurement import drop_one_table, item_table
 from .errors import C2StatsWarning, UserInputError
 from .pipeline import run
 from .robustness import grid_model_ids
@@ -59,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--window", type=int, nargs=2, metavar=("FIRST", "LAST"), default=None,
                        help="first and last year of arrangement_years and dyad_years (default 1980 2010)")
     build.add_argument("--directed", action="store_true", help="dyad_years in both directions of every dyad")
+    build.add_argument("--follow-up-end", type=int, default=None, metavar="YEAR",
+                       help="last year arrangements of either form are followed (default 2010, end of DCAD; "
+                            "2018 follows formal ones to the end of ATOP)")
+    meas = dsub.add_parser("measurement", help="C2 measurement check: item descriptives by form, drop-one-item")
+    meas.add_argument("--coding", default=None, help="C2 coding to check (default: default)")
+    meas.add_argument("--out", type=Path, default=None, help="folder for c2_items.csv and c2_drop_one.csv")
     desc = dsub.add_parser("describe", help="summarise a dataset (a shipped unit name or a file)")
     desc.add_argument("dataset", help="e.g. arrangements, or path/to/file.csv")
     desc.add_argument("--unit", default=None, help="check the file against this unit's schema")
@@ -154,13 +162,25 @@ def _cmd_data(args) -> int:
                                             <= datasets.WINDOW_LIMITS[1]):
             raise UserInputError(f"--window {args.window[0]} {args.window[1]}: give FIRST <= LAST within "
                                  f"{datasets.WINDOW_LIMITS[0]}-{datasets.WINDOW_LIMITS[1]}.")
-        if (args.window is not None or args.directed or args.coding not in (None, "default")) and args.dest is None:
-            raise UserInputError("--coding, --window and --directed build a variant: give --dest FOLDER (the "
-                                 "shipped files are the default build and stay as they are).")
+        if (args.window is not None or args.directed or args.coding not in (None, "default")
+                or args.follow_up_end not in (None, datasets.DEFAULT_FOLLOW_UP_END)) and args.dest is None:
+            raise UserInputError("--coding, --window, --directed and --follow-up-end build a variant: give --dest "
+                                 "FOLDER (the shipped files are the default build and stay as they are).")
         paths = datasets.build(args.dest, coding=args.coding, window=tuple(args.window) if args.window else None,
-                               directed=args.directed)
+                               directed=args.directed, follow_up_end=args.follow_up_end)
         for unit, path in paths.items():
             print(f"{unit}: {path}")
+        return EXIT_OK
+    if args.data_command == "measurement":
+        coding = load_coding(args.coding)
+        arr = datasets.load_builtin("arrangements")
+        tables = {"c2_items": item_table(arr, coding), "c2_drop_one": drop_one_table(arr, coding)}
+        for name, table in tables.items():
+            print(f"{name} (coding {coding.name}, arrangements formed 1980-2010):")
+            print(table.to_string(index=False))
+            if args.out is not None:
+                args.out.mkdir(parents=True, exist_ok=True)
+                table.to_csv(args.out / f"{name}.csv", index=False, lineterminator="\n")
         return EXIT_OK
 
     if args.unit is not None and args.unit not in datasets.UNITS:

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import ConfigError, FormulaError
+from .errors import ConfigError, FormulaError, SpecificationError
 from .families import FAMILIES, get_family
 from .formula import parse_formula
 from .overlays import (
@@ -378,7 +378,7 @@ def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSp
     else:
         if formula.response is None:
             raise fail(("formula",), f"the {model.family} family needs a response: 'y ~ x1 + x2'.")
-        for key in ("time", "event", "start", "event_value"):
+        for key in ("time", "event", "start", "event_value", "censor_value"):
             if getattr(model, key) is not None:
                 raise fail((key,), f"{key!r} applies to survival families only; {model.family} takes its outcome from the formula.")
     try:
@@ -394,6 +394,10 @@ def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSp
         check_model_keys(model, family)
     except ConfigError as exc:
         raise fail((exc.where or "on_separation",), exc.message) from None
+    try:
+        family.check_spec(model)
+    except (ConfigError, SpecificationError) as exc:
+        raise fail((exc.where,) if exc.where else (), exc.message) from None
     return model.model_copy(update={"options": options.model_dump(mode="json")})
 
 

@@ -116,7 +116,8 @@ def load_dataset(ref, base: Path | None = None) -> Dataset:
 
 def _variant(ref, base: Path | None) -> Path | None:
     """Folder of a non-default build (coding, window, direction), or None for the shipped files."""
-    if isinstance(ref, str) or (ref.coding is None and ref.window is None and not ref.directed):
+    if isinstance(ref, str) or (ref.coding is None and ref.window is None and not ref.directed
+                                and ref.follow_up_end is None):
         return None
 
     coding = ref.coding
@@ -125,7 +126,7 @@ def _variant(ref, base: Path | None) -> Path | None:
         if not coding.exists():
             raise DataError(f"coding file {ref.coding!r} not found (paths are relative to the analysis file).",
                             where="dataset.coding")
-    return datasets.variant_folder(coding, ref.window, ref.directed)
+    return datasets.variant_folder(coding, ref.window, ref.directed, follow_up_end=ref.follow_up_end)
 
 
 def _variant_name(ref) -> str:
@@ -136,6 +137,8 @@ def _variant_name(ref) -> str:
         parts.append(f"window={ref.window[0]}-{ref.window[1]}")
     if ref.directed:
         parts.append("directed")
+    if ref.follow_up_end is not None:
+        parts.append(f"follow-up to {ref.follow_up_end}")
     return f"{ref.path}[{', '.join(parts)}]" if parts else ref.path
 
 

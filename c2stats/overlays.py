@@ -76,7 +76,7 @@ MAX_SPECIFICATIONS = 100_000
 _FIXED_KEYS = ("id", "extends", "label", "description")
 _MERGED = ("options", "labels", "dataset")
 _PSEUDO = ("restrict", "add", "drop", "response")
-_SURVIVAL_KEYS = ("time", "event", "start", "event_value")
+_SURVIVAL_KEYS = ("time", "event", "start", "event_value", "censor_value")
 
 
 def _model_keys() -> list[str]:
@@ -377,7 +377,7 @@ def describe_difference(base: dict, model: dict, explicit_options: Sequence[str]
         added = [t for t in m_terms if t not in b_terms]
         removed = [t for t in b_terms if t not in m_terms]
         parts += [f"+ {t}" for t in added] + [f"− {t}" for t in removed]
-    for key in ("time", "event", "start", "event_value", "weights"):
+    for key in ("time", "event", "start", "event_value", "censor_value", "weights"):
         if model.get(key) != base.get(key) and model.get(key) is not None:
             parts.append(f"{key}: {model[key]}")
     b_opt, m_opt = base.get("options") or {}, model.get("options") or {}

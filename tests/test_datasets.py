@@ -52,11 +52,15 @@ def built_meta() -> dict:
 
 # ------------------------------------------------------------------ accounted for
 
-def test_all_789_atop_alliances_are_arrangements(arrangements):
+def test_all_789_atop_alliances_are_arrangements(arrangements, built_meta):
     alliances = source("atop5_1a.csv.gz")
     assert len(alliances) == 789  # ATOP 5.1 alliance-level file
     formal = arrangements[arrangements["form"] == "formal"]
-    assert set(formal["source_id"].astype(int)) == set(alliances["atopid"])
+    # every alliance is built, except those ATOP dates after the follow-up end (2010), which the
+    # build log lists
+    left_out = {int(i) for i in built_meta["build_log"]["follow_up"]["left_out_alliances"]}
+    assert set(formal["source_id"].astype(int)) | left_out == set(alliances["atopid"])
+    assert left_out == set(alliances.loc[alliances["begyr"] > 2010, "atopid"])
 
 
 def test_all_1871_dcad_agreements_are_accounted_for(arrangements, built_meta):
@@ -78,8 +82,10 @@ def test_dcad_dates_and_censoring_follow_the_source(arrangements):
     d = dcad.loc[informal.index]
     assert (informal["start_date"].dt.year == d["signYear"]).all()
     ended = informal["ended"] == 1
-    assert (ended == (d["terminated"] == 1)).all()
-    assert (informal.loc[ended, "end_year"] == d.loc[ended, "endYearEstimate"]).all()
+    # an ending is an event when DCAD records it and dates it inside its coverage
+    # (signYear + durationActual <= 2010; tests/datasets/test_audit_rules.py pins the rest)
+    assert (ended == ((d["terminated"] == 1) & (d["signYear"] + d["durationActual"] <= 2010))).all()
+    assert (informal.loc[ended, "end_year"] == (d["signYear"] + d["durationActual"])[ended]).all()
     # default coding: unknown status (-88, -99) and in force (0) are censored at 2010-12-31
     cens = informal.loc[~ended]
     assert (cens["stop_date"] == pd.Timestamp("2010-12-31")).all()
@@ -106,7 +112,9 @@ def test_nato_is_expanded_to_member_dyads_with_its_organisation(arrangements):
     assert row["defense"] == 1 and row["consul"] == 1
     # the US is a member throughout, so it forms a dyad with every other member
     partners = set(nato.loc[nato["ccode1"] == 2, "ccode2"])
-    assert partners == nato_members - {2}
+    by_2010 = set(members.loc[(members["atopid"] == 3180) & (members["yrent"] <= 2010), "member"])
+    assert partners == by_2010 - {2}  # members entering after the follow-up end (2010) are left out
+    assert nato_members - by_2010
     founders = set(members.loc[(members["atopid"] == 3180) & (members["phase"] == 1), "member"])
     pairs = set(zip(nato["ccode1"], nato["ccode2"]))
     assert all(p in pairs for p in combinations(sorted(founders), 2))
@@ -130,6 +138,8 @@ def test_every_bilateral_alliance_broken_by_both_members_is_a_violation(arrangem
     g = members.groupby("atopid")
     two = g["member"].nunique().eq(2) & g["phase"].nunique().eq(1) & g["termmode"].agg(
         lambda s: set(s) == {3})
+    ended_by_2010 = g["yrexit"].max().le(2010)  # inside the follow-up
+    two = two & ended_by_2010
     ids = [str(i) for i in two[two].index]
     assert len(ids) > 50
     formal = arrangements[arrangements["source_id"].isin(ids)]
@@ -137,10 +147,11 @@ def test_every_bilateral_alliance_broken_by_both_members_is_a_violation(arrangem
     assert (formal["end_reason"] == "violation").all()
 
 
-def test_in_effect_alliances_are_censored_at_the_atop_data_end(arrangements):
+def test_in_effect_alliances_are_censored_at_the_follow_up_end(arrangements):
     formal = arrangements[arrangements["form"] == "formal"]
     in_effect = formal["end_reason"] == "in_effect"
-    assert (formal.loc[in_effect, "stop_date"] == pd.Timestamp("2018-12-31")).all()
+    # default follow-up: both forms to the end of DCAD's coverage, not ATOP's 2018
+    assert (formal.loc[in_effect, "stop_date"] == pd.Timestamp("2010-12-31")).all()
     assert (formal.loc[in_effect, "ended"] == 0).all()
     assert formal.loc[formal["end_reason"] == "sovereignty_loss", "ended"].eq(0).all()
 
@@ -198,7 +209,7 @@ def test_alternative_coding_is_a_swap():
     coding = load_coding("provisions_only")
     src = B.read_sources()
     panel, tables = B.state_year_panel(src), B.dyad_year_tables(src)
-    arr = B.arrangements(src, coding, panel, tables)
+    arr, _ = B.arrangements(src, coding, panel, tables)
     assert "c2i_mme_exercise" not in arr.columns
     items = arr.filter(like="c2i_")
     assert set(np.unique(items.to_numpy()[~np.isnan(items.to_numpy())])) <= {0.0, 1.0}
@@ -404,7 +415,7 @@ def test_netech_dyad_values_are_the_max_and_min_of_the_two_states(arrangements, 
 
 def test_netech_is_missing_outside_1970_2014(arrangements):
     outside = ~arrangements["start_year"].between(1970, 2014)
-    assert outside.sum() > 2000 and (arrangements["start_year"] > 2014).any()
+    assert outside.sum() > 2000
     assert arrangements.loc[outside, ["netech_max", "netech_min", "uav_any"]].isna().all().all()
     src = B.read_sources()
     keys = pd.DataFrame({"ccode1": [2, 2, 2, 2], "ccode2": [200, 200, 200, 200],
@@ -420,14 +431,15 @@ def test_netech_is_missing_outside_1970_2014(arrangements):
 
 def test_common_index_averages_the_cells_both_forms_score():
     arr = load_builtin("arrangements")
-    cells = ["c2_decision_rights_ps", "c2_interaction_patterns_ps", "c2_interaction_patterns_op",
+    cells = ["c2_decision_rights_ps", "c2_interaction_patterns_op", "c2_information_distribution_op",
              "c2_technology_leverage_ps", "c2_technology_leverage_op"]
     expected = arr[cells].mean(axis=1)  # pandas skips missing cells, as the rule says
     np.testing.assert_allclose(arr["c2_common"].to_numpy(), expected.round(6).to_numpy(), atol=1.5e-6)
-    # informal arrangements have no information-distribution item: c2_index averages three
-    # dimensions for them, c2_common the same five cells for both forms
+    # informal arrangements have no political-strategic information or interaction item and no
+    # operational decision-rights item; c2_common averages the same five cells for both forms
     informal = arr[arr["form"] == "informal"]
-    assert informal["c2_information_distribution"].isna().all()
+    assert informal[["c2_information_distribution_ps", "c2_interaction_patterns_ps",
+                     "c2_decision_rights_op"]].isna().all().all()
     assert informal["c2_common"].notna().all()
 
 
@@ -442,7 +454,8 @@ def variant(tmp_path_factory):
     os.environ["C2STATS_CACHE_DIR"] = str(cache)
     try:
         refs = {unit: DatasetRef(path=unit, coding="provisions_only", window=(1990, 2000),
-                                 directed=(unit == "dyad_years")) for unit in UNITS}
+                                 directed=(unit == "dyad_years"))
+                for unit in ("arrangements", "arrangement_years", "dyad_years")}
         yield {unit: load_dataset(ref) for unit, ref in refs.items()}, refs, cache
     finally:
         if old is None:

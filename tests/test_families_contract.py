@@ -65,6 +65,7 @@ DATA = make_data()
 SPECS: dict[str, dict] = {
     "cox": {"formula": "~ x1 + x2", "time": "time", "event": "event"},
     "clogit": {"formula": "case ~ x1 + x2", "options": {"group": "entity"}},
+    "finegray": {"formula": "~ x1 + x2", "time": "time", "event": "y_cat", "event_value": 2, "options": {"censor_value": 1}},
     "weibull": {"formula": "~ x1 + x2", "time": "time", "event": "event"},
     "exponential": {"formula": "~ x1 + x2", "time": "time", "event": "event", "options": {"form": "aft"}},
     "logit": {"formula": "y_bin ~ x1 + x2"},

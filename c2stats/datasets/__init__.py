@@ -7,6 +7,9 @@ arrangements
     with timing, censoring, end reasons, provisions, C2 items and indices, covariates at formation.
 arrangement_years
     Counting-process spells ``(start, stop]`` per arrangement-year (default window 1980-2010).
+agreements
+    One row per treaty (ATOP alliance) or DCAD agreement: the unit of the choice of form, with
+    covariates aggregated over its founding dyads (dyads created by later accession are joiners).
 dyad_years
     Undirected dyad-years of COW system members (default 1980-2010) with status
     none / formal / informal / both and onsets.
@@ -32,11 +35,11 @@ from c2stats.datasets.coding import resolve_coding_path
 from c2stats.datasets.schema import read_table, validate_frame
 from c2stats.datasets.stages import BuildOptions, build_all
 from c2stats.errors import DataError
-from c2stats.spec import WINDOW_LIMITS  # noqa: F401  (re-exported for the CLI)
+from c2stats.spec.dataset import FOLLOW_UP_LIMITS, WINDOW_LIMITS  # noqa: F401  (WINDOW_LIMITS: for the CLI)
 
 __all__ = ["UNITS", "load_builtin", "codebook", "build", "read_table", "validate", "describe"]
 
-UNITS: tuple[str, ...] = ("arrangements", "arrangement_years", "dyad_years")
+UNITS: tuple[str, ...] = ("arrangements", "arrangement_years", "dyad_years", "agreements")
 
 _HERE = Path(__file__).parent
 BUILT_DIR = _HERE / "built"
@@ -105,14 +108,17 @@ def load_builtin(unit: str, built: Path | None = None) -> pd.DataFrame:
 
 
 DEFAULT_WINDOW = (1980, 2010)
+#: Last year any arrangement is followed, for both forms (the end of DCAD's coverage). A later year
+#: follows formal arrangements longer than informal ones (ATOP runs to 2018, DCAD stops in 2010).
+DEFAULT_FOLLOW_UP_END = 2010
 
 
 def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed: bool,
-                   cache_dir: Path | None = None) -> Path:
-    """Build (once) the units for another coding, window or direction; return their folder.
+                   cache_dir: Path | None = None, follow_up_end: int | None = None) -> Path:
+    """Build (once) the units for another coding, window, direction or follow-up; return their folder.
 
-    The folder is keyed by the coding file's content, the window, the direction and the package
-    version, under ``<cache_dir>/datasets/`` (default ``.c2stats-cache`` in the working directory,
+    The folder is keyed by the coding file's content, the window, the direction, the follow-up end
+    and the package version, under ``<cache_dir>/datasets/`` (default ``.c2stats-cache`` in the working directory,
     or ``$C2STATS_CACHE_DIR``). Builds are deterministic, so a cached variant is the same bytes a
     rebuild would give.
     """
@@ -124,7 +130,8 @@ def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed
     win = tuple(window or DEFAULT_WINDOW)
     key = hashlib.sha256(json.dumps(
         {"coding": hashlib.sha256(coding_path.read_bytes()).hexdigest(), "window": list(win),
-         "directed": bool(directed), "version": __version__}, sort_keys=True).encode()).hexdigest()[:20]
+         "directed": bool(directed), "follow_up_end": int(follow_up_end or DEFAULT_FOLLOW_UP_END),
+         "version": __version__}, sort_keys=True).encode()).hexdigest()[:20]
     root = Path(cache_dir or default_cache_dir()) / "datasets"
     folder = root / key
     if (folder / "codebook.json").exists():
@@ -132,7 +139,7 @@ def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
     try:
-        build(tmp, coding=coding_path, window=win, directed=bool(directed))
+        build(tmp, coding=coding_path, window=win, directed=bool(directed), follow_up_end=follow_up_end)
         try:
             tmp.rename(folder)  # atomic; a concurrent builder may have won the race
         except OSError:
@@ -143,7 +150,8 @@ def variant_folder(coding: Path | None, window: tuple[int, int] | None, directed
 
 
 def build(dest: Path | None = None, coding: str | Path | None = None,
-          window: tuple[int, int] | None = None, directed: bool = False) -> dict[str, Path]:
+          window: tuple[int, int] | None = None, directed: bool = False,
+          follow_up_end: int | None = None) -> dict[str, Path]:
     """Rebuild every unit from the vendored sources into ``dest`` (default: the package's ``built/``).
 
     Parameters
@@ -156,6 +164,12 @@ def build(dest: Path | None = None, coding: str | Path | None = None,
         First and last year of ``arrangement_years`` and ``dyad_years`` (default 1980-2010).
     directed
         ``dyad_years`` with both directions of every dyad.
+    follow_up_end
+        Last calendar year arrangements of either form are followed (default 2010, the end of
+        DCAD's coverage): endings after 31 December of it are censored there and arrangements
+        beginning later are left out. 2018 follows formal arrangements to the end of ATOP
+        (informal ones still stop in 2010). Within ``FOLLOW_UP_LIMITS`` and not before the last
+        year of ``window``.
 
     Returns
     -------
@@ -165,8 +179,19 @@ def build(dest: Path | None = None, coding: str | Path | None = None,
     """
 
     win = tuple(window or DEFAULT_WINDOW)
+    follow = int(follow_up_end if follow_up_end is not None else DEFAULT_FOLLOW_UP_END)
+    if not FOLLOW_UP_LIMITS[0] <= follow <= FOLLOW_UP_LIMITS[1]:
+        raise DataError(f"follow_up_end {follow} is outside {FOLLOW_UP_LIMITS[0]}-{FOLLOW_UP_LIMITS[1]}; "
+                        "give a year in that range (2010: both forms to the end of DCAD; 2018: formal to the "
+                        "end of ATOP)", where="follow_up_end")
+    if win[1] > follow:
+        raise DataError(f"window ends in {win[1]} but arrangements are followed only to {follow}, so the panels "
+                        f"would show every arrangement as over after {follow}; set follow_up_end to at least "
+                        f"{win[1]} (formal arrangements only: DCAD stops in 2010) or end the window by {follow}",
+                        where="window")
     paths = build_all(dest=dest, coding=coding,
-                      options=BuildOptions(spell_window=win, dyad_window=win, directed=directed))
+                      options=BuildOptions(spell_window=win, dyad_window=win, directed=directed,
+                                           follow_up_end=follow))
     _codebook_json.cache_clear()
     return paths
 
@@ -203,6 +228,8 @@ def _guess_unit(frame: pd.DataFrame) -> str | None:
         return "dyad_years"
     if {"start", "stop", "event"} <= cols:
         return "arrangement_years"
+    if {"start_date", "form"} <= cols and "arrangement_id" not in cols and "n_dyads" in cols:
+        return "agreements"
     if {"start_date", "form"} <= cols:
         return "arrangements"
     return None
@@ -236,6 +263,21 @@ def describe(frame: pd.DataFrame, unit: str | None = None) -> str:
         if "end_reason" in frame:
             lines.append("\nEnd reasons:")
             lines.append(_table(pd.crosstab(frame["end_reason"].astype(str), form)))
+        if "end_type" in frame:
+            lines.append("\nEnd types (competing risks):")
+            lines.append(_table(pd.crosstab(frame["end_type"].astype(str), form)))
+    elif unit == "agreements":
+        form = frame["form"].astype(str)
+        lines.append("\nTreaties and agreements by form:")
+        summary = pd.DataFrame({"n": form.value_counts().sort_index()})
+        for col in ("n_dyads", "n_joiner_dyads"):
+            if col in frame:
+                summary[col] = frame[col].groupby(form).sum().astype(int)
+        lines.append(_table(summary))
+        if "start_date" in frame:
+            decade = (pd.to_datetime(frame["start_date"]).dt.year // 10 * 10).rename("decade")
+            lines.append("\nStarts by decade and form:")
+            lines.append(_table(pd.crosstab(decade, form)))
     elif unit == "arrangement_years":
         form = frame["form"].astype(str) if "form" in frame else pd.Series("all", index=frame.index)
         ids = frame["arrangement_id"] if "arrangement_id" in frame else pd.Series(np.arange(len(frame)))
@@ -246,6 +288,11 @@ def describe(frame: pd.DataFrame, unit: str | None = None) -> str:
         })
         if "event_violation" in frame:
             summary["violations"] = frame["event_violation"].groupby(form).sum().astype(int)
+        for col, name in (("event_failure", "failures"), ("event_transformation", "transformations")):
+            if col in frame:
+                summary[name] = frame[col].groupby(form).sum().astype(int)
+        if "source_id" in frame:
+            summary["treaties"] = frame["source_id"].groupby(form).nunique()
         if "left_truncated" in frame:
             summary["left_truncated"] = ids[frame["left_truncated"] == 1].groupby(form).nunique()
         lines.append("\nSpells, arrangements and events by form:")
@@ -271,5 +318,6 @@ def describe(frame: pd.DataFrame, unit: str | None = None) -> str:
             lines.append(_table(frame[onsets].sum().astype(int).rename("n")))
     else:
         lines.append("\nColumns: " + ", ".join(map(str, frame.columns)))
-        lines.append("(unit not recognised: pass unit='arrangements', 'arrangement_years' or 'dyad_years')")
+        lines.append("(unit not recognised: pass unit='arrangements', 'arrangement_years', 'dyad_years' or "
+                     "'agreements')")
     return "\n".join(lines) + "\n"

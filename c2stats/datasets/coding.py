@@ -10,7 +10,10 @@ A coding file (TOML, see ``codings/default.toml``) declares
 * ``[options]``: ``atop_provisions`` (``formation`` or ``ever``), ``dcad_unknown_status``
   (``data_end``, ``kinne_censor`` or ``kinne_event``) and ``behaviour_window`` (years);
 * ``[end_reasons]``: ``atop_termmode`` (code -> reason), ``censoring`` (reasons that are
-  not events) and ``priority`` (which reason wins when both members exit together).
+  not events) and ``priority`` (which reason wins when both members exit together);
+* ``extends`` (a shipped coding name or path) with optional ``drop_items`` (item names): start
+  from that coding's items, options and end reasons, drop the listed items, append this file's
+  items and overlay its options.
 
 Item scores are missing when the item does not apply to the arrangement's form or the
 source value is missing; indices average the non-missing items (weighted).
@@ -107,6 +110,31 @@ def resolve_coding_path(coding: str | Path | None) -> Path:
     return path
 
 
+TOP_KEYS = {"name", "description", "items", "options", "end_reasons", "extends", "drop_items"}
+
+
+def _extend(path: Path, raw: dict) -> dict:
+    """Merge a coding that ``extends`` another: the base's items minus ``drop_items``, then this
+    file's items; options and end_reasons overlay the base's key by key."""
+    base_path = resolve_coding_path(raw["extends"])
+    if base_path.resolve() == path.resolve():
+        raise _fail(path, "extends", "a coding cannot extend itself")
+    base = tomllib.loads(base_path.read_text(encoding="utf-8"))
+    if "extends" in base:
+        raise _fail(path, "extends", f"{raw['extends']!r} itself extends another coding; extend its base instead")
+    names = [it["name"] for it in base.get("items", [])]
+    drop = list(raw.get("drop_items", []))
+    missing = [n for n in drop if n not in names]
+    if missing:
+        raise _fail(path, "drop_items", f"items {missing} are not in {raw['extends']!r}; its items are {names}")
+    merged = {k: v for k, v in base.items() if k not in ("items", "options", "end_reasons")}
+    merged.update({k: raw[k] for k in ("name", "description") if k in raw})
+    merged["items"] = [it for it in base.get("items", []) if it["name"] not in drop] + list(raw.get("items", []))
+    merged["options"] = {**base.get("options", {}), **raw.get("options", {})}
+    merged["end_reasons"] = {**base.get("end_reasons", {}), **raw.get("end_reasons", {})}
+    return merged
+
+
 def load_coding(coding: str | Path | None = None) -> Coding:
     """Read and validate a coding file (``None``: the shipped ``default.toml``)."""
     path = resolve_coding_path(coding)
@@ -115,10 +143,11 @@ def load_coding(coding: str | Path | None = None) -> Coding:
         raw = tomllib.loads(raw_bytes.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise _fail(path, "file", f"not valid TOML: {exc}") from exc
-    unknown = set(raw) - {"name", "description", "items", "options", "end_reasons"}
+    unknown = set(raw) - TOP_KEYS
     if unknown:
-        raise _fail(path, "top level", f"unknown keys {sorted(unknown)}; allowed: name, description, "
-                    "items, options, end_reasons")
+        raise _fail(path, "top level", f"unknown keys {sorted(unknown)}; allowed: {', '.join(sorted(TOP_KEYS))}")
+    if "extends" in raw:
+        raw = _extend(path, raw)
     items = []
     seen: set[str] = set()
     for k, spec in enumerate(raw.get("items", [])):
@@ -248,6 +277,10 @@ def apply_coding(frame: pd.DataFrame, coding: Coding) -> pd.DataFrame:
             pd.concat(at_level, axis=1).mean(axis=1) if at_level else pd.Series(np.nan, index=frame.index))
     out["c2_common"] = (pd.concat([cells[c] for c in common], axis=1).mean(axis=1)
                         if common else pd.Series(np.nan, index=frame.index))
+    for dim in DIMENSIONS:
+        in_dim = [cells[c] for c in common if c[0] == dim]
+        out[f"c2_common_{dim}"] = (pd.concat(in_dim, axis=1).mean(axis=1) if in_dim
+                                   else pd.Series(np.nan, index=frame.index))
     return pd.concat([frame, items, pd.DataFrame(out, index=frame.index)], axis=1)
 
 
@@ -325,4 +358,12 @@ def codebook_entries(coding: Coding) -> list[dict]:
         "source": f"coding {coding.name}",
         "rule": f"mean of the non-missing cells that both forms can score ({shown(common)})",
     })
+    for dim in DIMENSIONS:
+        in_dim = [c for c in common if c[0] == dim]
+        rows.append({
+            "name": f"c2_common_{dim}", "label": f"C2 {dim.replace('_', ' ')} (comparable across forms)",
+            "type": "float", "unit": "index [0,1]", "source": f"coding {coding.name}",
+            "rule": f"mean of the non-missing cells of this dimension that both forms can score ({shown(in_dim)}); "
+                    "missing when the dimension has no such cell",
+        })
     return rows

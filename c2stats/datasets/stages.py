@@ -2,10 +2,11 @@
 
 Stages (each takes frames and returns a new frame)::
 
-    read_sources -> atop_dyads, dcad_agreements -> arrangements_frame
+    read_sources -> atop_dyads, dcad_agreements -> arrangements_frame (follow-up, end types, joiners)
     state_year_panel, dyad_year_tables -> dyad_covariates
     arrangements (+ behaviour window, covariates at formation, C2 coding)
     arrangement_years (counting-process spells)   dyad_years (status panel)
+    agreements (one row per treaty or DCA, founding dyads aggregated)
 
 ``build_all`` orchestrates them and ``write_unit`` writes deterministic gzip CSV.
 Definitions and censoring rules are documented in ``docs/data.md`` and in the codebook.
@@ -126,6 +127,8 @@ class BuildOptions:
     spell_window: tuple[int, int] = (1980, 2010)
     dyad_window: tuple[int, int] = (1980, 2010)
     directed: bool = False  #: dyad_years: one row per ordered pair (both directions) instead of ccode1 < ccode2
+    #: last calendar year any arrangement is followed (both forms); DCAD's coverage ends in 2010
+    follow_up_end: int = 2010
 
 
 def direct_dyads(dy: pd.DataFrame) -> pd.DataFrame:
@@ -361,17 +364,26 @@ def dcad_agreements(src: dict[str, pd.DataFrame], coding: Coding) -> pd.DataFram
     out["eif_date"] = eif
     terminated = d["terminated"]
     est_end = pd.to_datetime(pd.DataFrame({"year": d["endYearEstimate"], "month": 12, "day": 31}))
-    mid_end = pd.to_datetime(pd.DataFrame({"year": d["endYearEstimate"], "month": 7, "day": 1}))
-    # an ended agreement has only an end year: mid-year, but never before the start
-    mid_end = np.maximum(mid_end, out["start_date"] + pd.Timedelta(days=1))
+    # DCAD's endYearEstimate stops at 2010 even when the agreement ended later; the end year of a
+    # terminated agreement is signYear + durationActual, dated on the signature's anniversary.
+    duration_actual = pd.to_numeric(d["durationActual"], errors="coerce")
+    ended_in_source = terminated.eq(1) & duration_actual.notna()
+    anniversary = pd.Series(pd.NaT, index=d.index, dtype="datetime64[ns]")
+    anniversary[ended_in_source] = [
+        start + pd.DateOffset(years=int(k)) for start, k in
+        zip(out.loc[ended_in_source, "start_date"], duration_actual[ended_in_source])]
+    anniversary = np.maximum(anniversary, out["start_date"] + pd.Timedelta(days=1))
+    observed_end = ended_in_source & anniversary.le(DCAD_DATA_END)
     rule = coding.options["dcad_unknown_status"]
     unknown = terminated.isin([-88, -99])
     stop = pd.Series(DCAD_DATA_END, index=d.index)
     reason = pd.Series("in_effect", index=d.index, dtype="object")
     stop_imputed = pd.Series(0, index=d.index, dtype="int64")
-    stop[terminated.eq(1)] = mid_end[terminated.eq(1)]
-    reason[terminated.eq(1)] = "unknown"
-    stop_imputed[terminated.eq(1)] = 1
+    stop[observed_end] = anniversary[observed_end]
+    reason[observed_end] = "unknown"
+    stop_imputed[observed_end] = 1
+    # terminated after DCAD's coverage, or terminated without a duration: in force at 2010-12-31
+    reason[terminated.eq(1) & ~observed_end] = "in_effect"
     reason[unknown] = "status_unknown"
     if rule in ("kinne_censor", "kinne_event"):
         stop[unknown] = np.maximum(est_end[unknown], out.loc[unknown, "start_date"] + pd.Timedelta(days=1))
@@ -384,6 +396,7 @@ def dcad_agreements(src: dict[str, pd.DataFrame], coding: Coding) -> pd.DataFram
     out["end_reason"] = reason
     out["dcad_terminated"] = terminated
     out["dcad_end_year_estimate"] = d["endYearEstimate"]
+    out["dcad_duration_actual"] = duration_actual
     out["dcad_general"] = d["type"].eq("general").astype("int64")
     cats = d[["category1", "category2", "category3"]]
     for cat in DCAD_CATEGORIES:
@@ -615,13 +628,37 @@ def dyad_covariates(keys: pd.DataFrame, panel: pd.DataFrame, tables: dict[str, p
     return out
 
 
+def prior_sums(table: pd.Series, k: int, coverage: tuple[int, int]) -> pd.Series:
+    """Sum of a dyad-year count over the ``k`` years before each year (t-k .. t-1).
+
+    ``table`` is indexed (ccode1, ccode2, year). The result is indexed the same way, for the
+    years t with at least one observation in t-k .. t-1; only years t whose whole window lies in
+    ``coverage`` have a value (others are dropped), so a missing key means 0 inside coverage.
+    """
+    frame = table.rename("n").reset_index()
+    frame["first"], frame["last"] = frame["year"] + 1, frame["year"] + k
+    summed = _expand_years(frame.drop(columns="year"), "first", "last").groupby(
+        ["ccode1", "ccode2", "year"])["n"].sum()
+    years = summed.index.get_level_values("year")
+    return summed[(years >= coverage[0] + k) & (years <= coverage[1] + 1)]
+
+
 def behaviour_window(arr: pd.DataFrame, tables: dict[str, pd.DataFrame], window: int) -> pd.DataFrame:
-    """Sum of MME exercises and SIPRI TIV over the first ``window`` years of each arrangement."""
+    """MME exercises and SIPRI TIV of each arrangement's dyad before and after signature.
+
+    ``*_pre``: sum over the ``window`` years before the start year (start-window .. start-1),
+    missing unless all of them lie in the source's coverage, so every arrangement is measured over
+    the same number of years and only before it exists. ``*_post``: the former measure, the sum
+    over the first ``window`` years from the start year, over the covered years only and whether
+    or not the arrangement was still in force (kept for robustness checks; not pre-treatment).
+    """
     base = arr[["arrangement_id", "ccode1", "ccode2"]].copy()
     base["first"] = arr["start_date"].dt.year
     base["last"] = base["first"] + window - 1
     rows = _expand_years(base, "first", "last")
     idx = pd.MultiIndex.from_frame(rows[["ccode1", "ccode2", "year"]].astype("int64"))
+    start = arr["start_date"].dt.year.astype("int64")
+    keys = pd.MultiIndex.from_arrays([arr["ccode1"].astype("int64"), arr["ccode2"].astype("int64"), start])
     out = {}
     for name, col in (("mme", "mme_exercises"), ("sipri", "sipri_tiv")):
         lo, hi = COVERAGE[name]
@@ -629,23 +666,90 @@ def behaviour_window(arr: pd.DataFrame, tables: dict[str, pd.DataFrame], window:
         vals = pd.Series(tables[col].reindex(idx).to_numpy(dtype="float64"), index=rows.index).fillna(0.0)
         vals = vals.where(covered)
         summed = vals.groupby(rows["arrangement_id"]).sum(min_count=1)
-        out[f"{col}_w"] = summed
-    frame = pd.DataFrame(out)
-    return frame.reindex(arr["arrangement_id"]).reset_index(drop=True)
+        out[f"{col}_post"] = summed.reindex(arr["arrangement_id"]).to_numpy()
+        prior = prior_sums(tables[col], window, (lo, hi))
+        pre = pd.Series(prior.reindex(keys).to_numpy(dtype="float64")).fillna(0.0)
+        out[f"{col}_pre"] = pre.where(start.between(lo + window, hi + 1).to_numpy()).to_numpy()
+    return pd.DataFrame(out)
+
+
+#: How each end reason counts for competing risks: ``failure`` (the arrangement broke down:
+#: violation or abrogation, or an ending the source does not explain), ``transformation`` (replaced
+#: by a successor agreement), ``other`` (ran its course: expiry, fulfilment, lost war) and
+#: ``censored`` (no ending observed).
+END_TYPES = {
+    "violation": "failure", "unknown": "failure",
+    "renegotiated": "transformation",
+    "expired": "other", "fulfilled": "other", "war_lost": "other", "expired_estimated": "other",
+    "in_effect": "censored", "sovereignty_loss": "censored", "status_unknown": "censored",
+}
+#: A dyad entering an alliance more than this long after the alliance's first dyad is a joiner:
+#: signature and ratification campaigns of the founding treaty (e.g. the AU Constitutive Act,
+#: ATOP 4953, signed 2000-07-12 to 2001-03-02) stay founding dyads.
+JOINER_LAG = pd.Timedelta(days=365)
+
+
+def end_types(reason: pd.Series) -> pd.Series:
+    """``END_TYPES`` of each end reason; an unlisted reason is an error (a new source code)."""
+    out = reason.map(END_TYPES)
+    if out.isna().any():
+        raise ValueError(f"end reasons without an end type: {sorted(reason[out.isna()].unique())}")
+    return out
+
+
+def apply_follow_up(arr: pd.DataFrame, follow_up_end: int) -> tuple[pd.DataFrame, dict]:
+    """Censor every arrangement at the end of its source's coverage or 31 December of
+    ``follow_up_end``, whichever is earlier; drop arrangements that begin after it.
+
+    An arrangement that ends after that date is in force on it (``end_reason = "in_effect"``);
+    the ending the source records stays in ``source_end_reason``. Returns the frame and a log.
+    """
+    out = arr.copy()
+    end = pd.Timestamp(year=int(follow_up_end), month=12, day=31)
+    out["data_end"] = np.minimum(out["data_end"], end)
+    late = out["start_date"] > out["data_end"]
+    clipped = ~late & (out["stop_date"] > out["data_end"])
+    ended_later = clipped & ~out["end_reason"].isin(["in_effect"])
+    log = {
+        "rule": (f"every arrangement is observed until the end of its source's coverage (ATOP 2018-12-31, "
+                 f"DCAD 2010-12-31) or {end.date()}, whichever is earlier; endings after that date are "
+                 "censored there (end_reason in_effect, source_end_reason keeps the source's reason); "
+                 "arrangements that begin after it are left out"),
+        "follow_up_end": str(end.date()),
+        "left_out_starting_after": {f: int(n) for f, n in out.loc[late, "form"].value_counts().sort_index().items()},
+        "left_out_alliances": sorted(set(out.loc[late, "source_id"]) - set(out.loc[~late, "source_id"]),
+                                     key=lambda x: (len(x), x)),
+        "endings_censored": {f: int(n) for f, n in out.loc[ended_later, "form"].value_counts().sort_index().items()},
+    }
+    out.loc[clipped, "stop_date"] = out.loc[clipped, "data_end"]
+    out.loc[clipped, "stop_date_imputed"] = 0
+    out.loc[clipped, "end_reason"] = "in_effect"
+    return out[~late].reset_index(drop=True), log
+
+
+def flag_joiners(arr: pd.DataFrame) -> pd.Series:
+    """1 for a formal dyad that entered its alliance more than ``JOINER_LAG`` after its first dyad."""
+    first = arr.groupby(["form", "source_id"])["start_date"].transform("min")
+    return (arr["form"].eq("formal") & (arr["start_date"] > first + JOINER_LAG)).astype("int64")
 
 
 # ------------------------------------------------------------------ units
 
 def arrangements(src: dict[str, pd.DataFrame], coding: Coding, panel: pd.DataFrame,
-                 tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The arrangements unit (before column selection): formal + informal, coded."""
+                 tables: dict[str, pd.DataFrame], follow_up_end: int = 2010) -> tuple[pd.DataFrame, dict]:
+    """The arrangements unit (before column selection): formal + informal, coded; and a build log."""
     arr = pd.concat([atop_dyads(src, coding), dcad_agreements(src, coding)], ignore_index=True)
     arr["ccode1"] = arr["ccode1"].astype("int64")
     arr["ccode2"] = arr["ccode2"].astype("int64")
     censoring = set(coding.end_reasons["censoring"])
+    arr["joiner"] = flag_joiners(arr)
+    arr["source_end_reason"] = arr["end_reason"]
+    arr["source_end_type"] = end_types(arr["end_reason"])
+    arr, log = apply_follow_up(arr, follow_up_end)
     # zero-length arrangements (entry and exit on one day) last one day
     arr["stop_date"] = np.maximum(arr["stop_date"], arr["start_date"] + pd.Timedelta(days=1))
     arr["ended"] = (~arr["end_reason"].isin(censoring)).astype("int64")
+    arr["end_type"] = end_types(arr["end_reason"]).where(arr["ended"].eq(1), "censored")
     arr["violation"] = arr["end_reason"].eq("violation").astype("int64")
     arr["end_date"] = arr["stop_date"].where(arr["ended"].eq(1))
     arr["start_year"] = arr["start_date"].dt.year
@@ -662,7 +766,45 @@ def arrangements(src: dict[str, pd.DataFrame], coding: Coding, panel: pd.DataFra
     cov = dyad_covariates(keys, panel, tables).drop(columns=["post_cold_war"])
     arr = pd.concat([arr, cov], axis=1)
     arr = apply_coding(arr, coding)
-    return arr.sort_values(["form", "start_date", "arrangement_id"]).reset_index(drop=True)
+    return arr.sort_values(["form", "start_date", "arrangement_id"]).reset_index(drop=True), log
+
+
+def joiner_log(arr: pd.DataFrame) -> dict:
+    """How many formal dyads are joiners (for ``codebook.json``)."""
+    formal = arr[arr["form"].eq("formal")]
+    joined = formal[formal["joiner"].eq(1)]
+    return {
+        "rule": (f"a formal dyad whose start is more than {JOINER_LAG.days} days after its alliance's first "
+                 "dyad is a joiner (a state acceded to an existing treaty); founding dyads are joiner = 0"),
+        "formal_dyads": int(len(formal)), "joiner_dyads": int(len(joined)),
+        "alliances_with_joiners": int(joined["source_id"].nunique()),
+    }
+
+
+def dcad_end_log(arr: pd.DataFrame) -> dict:
+    """The DCAD end-dating rule and the agreements it affects (for ``codebook.json``)."""
+    inf = arr[arr["form"].eq("informal")]
+    terminated = inf["dcad_terminated"].eq(1)
+    year = inf["start_year"] + inf["dcad_duration_actual"]
+    late = terminated & year.gt(DCAD_DATA_END.year)
+    no_duration = terminated & inf["dcad_duration_actual"].isna()
+    return {
+        "rule": ("DCAD terminated = 1: ends on the anniversary of signature durationActual years later "
+                 "(its year is signYear + durationActual); endYearEstimate is not used because DCAD caps it "
+                 "at 2010. An agreement whose end so dated falls after 2010-12-31, or that has no "
+                 "durationActual, is censored at 2010-12-31 (end of DCAD coverage)."),
+        "terminated": int(terminated.sum()),
+        "events": int((terminated & inf["ended"].eq(1)).sum()),
+        "censored_ended_after_2010": sorted(inf.loc[late, "arrangement_id"]),
+        "censored_no_duration": sorted(inf.loc[no_duration, "arrangement_id"]),
+    }
+
+
+SPELL_C2_COLUMNS = (
+    "c2_index", "c2_decision_rights", "c2_interaction_patterns", "c2_information_distribution",
+    "c2_technology_leverage", "c2_level_ps", "c2_level_op", "c2_common", "c2_common_ps", "c2_common_op",
+    "c2_common_decision_rights", "c2_common_interaction_patterns", "c2_common_information_distribution",
+    "c2_common_technology_leverage")
 
 
 def arrangement_years(arr: pd.DataFrame, panel: pd.DataFrame, tables: dict[str, pd.DataFrame],
@@ -687,7 +829,8 @@ def arrangement_years(arr: pd.DataFrame, panel: pd.DataFrame, tables: dict[str, 
     lo = np.maximum(rows["start_date"], jan1)
     hi = np.minimum(rows["stop_date"], next_jan1)
     out = pd.DataFrame({
-        "arrangement_id": rows["arrangement_id"], "form": rows["form"], "informal": rows["informal"],
+        "arrangement_id": rows["arrangement_id"], "source_id": rows["source_id"], "form": rows["form"],
+        "informal": rows["informal"], "joiner": rows["joiner"],
         "ccode1": rows["ccode1"], "ccode2": rows["ccode2"], "year": rows["year"],
         "start": years_between(rows["start_date"], lo), "stop": years_between(rows["start_date"], hi),
     })
@@ -695,13 +838,20 @@ def arrangement_years(arr: pd.DataFrame, panel: pd.DataFrame, tables: dict[str, 
     out["event"] = (final & rows["ended"].eq(1)).astype("int64")
     out["event_violation"] = (out["event"].eq(1) & rows["violation"].eq(1)).astype("int64")
     out["end_reason"] = rows["end_reason"].where(out["event"].eq(1))
+    out["end_type"] = rows["end_type"].where(out["event"].eq(1), "censored")
+    out["event_failure"] = out["end_type"].eq("failure").astype("int64")
+    out["event_transformation"] = out["end_type"].eq("transformation").astype("int64")
     out["left_truncated"] = (rows["start_date"] < w0).astype("int64")
-    for col in ("n_members", "bilateral", "c2_index", "c2_decision_rights", "c2_interaction_patterns",
-                "c2_information_distribution", "c2_technology_leverage", "c2_level_ps", "c2_level_op",
-                "c2_common", "c2_common_ps", "c2_common_op"):
+    for col in ("n_members", "bilateral", *SPELL_C2_COLUMNS):
         out[col] = rows[col].to_numpy()
     cov = dyad_covariates(out[["ccode1", "ccode2", "year"]], panel, tables)
     out = pd.concat([out.reset_index(drop=True), cov], axis=1)
+    idx = pd.MultiIndex.from_frame(out[["ccode1", "ccode2", "year"]].astype("int64"))
+    for name, col in (("mme", "mme_exercises"), ("sipri", "sipri_tiv")):
+        lo, hi = COVERAGE[name]
+        prior = prior_sums(tables[col], 5, (lo, hi))
+        vals = pd.Series(prior.reindex(idx).to_numpy(dtype="float64")).fillna(0.0)
+        out[f"{col}_prior5"] = vals.where(out["year"].between(lo + 5, hi + 1)).to_numpy()
     out = out[out["stop"] > out["start"]]
     return out.sort_values(["arrangement_id", "year"]).reset_index(drop=True)
 
@@ -714,7 +864,7 @@ def dyad_years(arr: pd.DataFrame, src: dict[str, pd.DataFrame], panel: pd.DataFr
     pairs = pairs[pairs["ccode_x"] < pairs["ccode_y"]]
     dy = pd.DataFrame({"ccode1": pairs["ccode_x"].to_numpy(), "ccode2": pairs["ccode_y"].to_numpy(),
                        "year": pairs["year"].to_numpy()})
-    active = arr[["ccode1", "ccode2", "form", "start_date", "stop_date", "ended"]].copy()
+    active = arr[["ccode1", "ccode2", "form", "source_id", "joiner", "start_date", "stop_date", "ended"]].copy()
     active["first"] = active["start_date"].dt.year
     active["last"] = active["stop_date"].dt.year
     active = active.assign(first=active["first"].clip(lower=window[0]),
@@ -722,6 +872,9 @@ def dyad_years(arr: pd.DataFrame, src: dict[str, pd.DataFrame], panel: pd.DataFr
     ay = _expand_years(active, "first", "last")
     ay["onset"] = (ay["start_date"].dt.year == ay["year"]).astype("int64")
     ay["termination"] = ((ay["stop_date"].dt.year == ay["year"]) & ay["ended"].eq(1)).astype("int64")
+    starts = ay[ay["onset"].eq(1)].sort_values(["start_date", "form", "source_id"], kind="mergesort")
+    first_onset = starts.groupby(["ccode1", "ccode2", "year"]).head(1).set_index(["ccode1", "ccode2", "year"])
+    formal_onsets = starts[starts["form"].eq("formal")].groupby(["ccode1", "ccode2", "year"])["joiner"].min()
     agg = ay.groupby(["ccode1", "ccode2", "year", "form"]).agg(
         n=("onset", "size"), onset=("onset", "max"), termination=("termination", "max")).unstack("form")
     idx = pd.MultiIndex.from_frame(dy)
@@ -738,14 +891,57 @@ def dyad_years(arr: pd.DataFrame, src: dict[str, pd.DataFrame], panel: pd.DataFr
     dy["onset"] = np.select(
         [dy["onset_formal"].eq(1) & dy["onset_informal"].eq(1), dy["onset_formal"].eq(1), dy["onset_informal"].eq(1)],
         ["both", "formal", "informal"], default="none")
+    key = pd.MultiIndex.from_frame(dy[["ccode1", "ccode2", "year"]])
+    dy["onset_source_id"] = first_onset["source_id"].reindex(key).to_numpy()
+    joiner = formal_onsets.reindex(key).to_numpy(dtype="float64")
+    dy["onset_formal_joiner"] = np.nan_to_num(joiner, nan=0.0).astype("int64")
     cov = dyad_covariates(dy, panel, tables)
     keep = ["contiguous", "log_capital_distance", "joint_democracy", "polyarchy_min", "log_cap_ratio",
             "cinc_max", "n_major", "rivalry", "dyad_mids_prior5", "mids_prior5", "mme_exercises",
             "sipri_tiv", "mps_log_rel_min", "netech_max", "netech_min", "uav_any", "post_cold_war"]
     dy = pd.concat([dy, cov[keep]], axis=1)
     cols = ["ccode1", "ccode2", "year", "status", "formal", "informal", "n_formal", "n_informal",
-            "onset", "onset_formal", "onset_informal", "termination_formal", "termination_informal", *keep]
+            "onset", "onset_formal", "onset_informal", "onset_source_id", "onset_formal_joiner",
+            "termination_formal", "termination_informal", *keep]
     return dy[cols].sort_values(["ccode1", "ccode2", "year"]).reset_index(drop=True)
+
+
+#: Dyad covariates aggregated over a treaty's founding dyads in ``agreements``: the mean keeps the
+#: name (for a bilateral agreement it is the dyad's value), the maximum gets ``_dmax``.
+AGREEMENT_COVARIATES = (
+    "mids_prior5", "dyad_mids_prior5", "rival_any", "rivalry", "cap_shift", "log_cap_ratio",
+    "cinc_max", "major_any", "mps_log_rel_max", "netech_max", "polyarchy_min", "joint_democracy",
+    "contiguous", "log_capital_distance",
+)
+
+
+def agreements(arr: pd.DataFrame) -> pd.DataFrame:
+    """One row per treaty (ATOP alliance) or DCAD agreement, from its founding dyads.
+
+    Founding dyads are those with ``joiner == 0``; dyads created later by accession are counted
+    (``n_joiner_dyads``) but do not enter the covariates, the C2 means or the start date.
+    """
+    key = ["form", "source_id"]
+    founding = arr[arr["joiner"].eq(0)]
+    g = founding.groupby(key, sort=True, observed=True)
+    out = g.agg(source=("source", "first"), start_date=("start_date", "min"),
+                bilateral=("bilateral", "max"), n_dyads=("arrangement_id", "size"))
+    members = pd.concat([founding[[*key, "ccode1"]].rename(columns={"ccode1": "c"}),
+                         founding[[*key, "ccode2"]].rename(columns={"ccode2": "c"})])
+    out["n_members"] = members.groupby(key, observed=True)["c"].nunique()
+    out["n_joiner_dyads"] = arr[arr["joiner"].eq(1)].groupby(key, observed=True).size().reindex(
+        out.index).fillna(0).astype("int64")
+    for col in SPELL_C2_COLUMNS:
+        out[col] = g[col].mean()
+    for col in AGREEMENT_COVARIATES:
+        values = founding[col].astype("float64")
+        out[col] = values.groupby([founding[k] for k in key], observed=True).mean()
+        out[f"{col}_dmax"] = values.groupby([founding[k] for k in key], observed=True).max()
+    out = out.reset_index()
+    out["informal"] = out["form"].eq("informal").astype("int64")
+    out["start_year"] = out["start_date"].dt.year
+    out["post_cold_war"] = (out["start_date"] >= COLD_WAR_END).astype("int64")
+    return out.sort_values(["form", "start_date", "source_id"]).reset_index(drop=True)
 
 
 # ------------------------------------------------------------------ codebook and output
@@ -813,9 +1009,10 @@ def build_all(dest: Path | None = None, coding: str | Path | None = None,
     sources = read_sources(src)
     panel = state_year_panel(sources)
     tables = dyad_year_tables(sources)
-    arr = arrangements(sources, cod, panel, tables)
+    arr, follow_up = arrangements(sources, cod, panel, tables, options.follow_up_end)
     frames = {
         "arrangements": arr,
+        "agreements": agreements(arr),
         "arrangement_years": arrangement_years(arr, panel, tables, options.spell_window),
         "dyad_years": dyad_years(arr, sources, panel, tables, options.dyad_window),
     }
@@ -835,6 +1032,9 @@ def build_all(dest: Path | None = None, coding: str | Path | None = None,
         "windows": {"arrangement_years": list(options.spell_window),
                     "dyad_years": list(options.dyad_window)},
         "directed": options.directed,
+        "follow_up_end": options.follow_up_end,
+        "build_log": {"follow_up": follow_up, "dcad_end_dating": dcad_end_log(arr),
+                      "joiners": joiner_log(arr)},
         "source_corrections": [
             {"source": "DCAD 1.0", "id": dca, "column": col, "from": old, "to": new, "reason": why}
             for (dca, col), (old, new, why) in DCAD_CORRECTIONS.items()],

@@ -15,6 +15,7 @@ from . import (  # noqa: E402,F401,I001
     cox,
     discrete_hazard,
     exponential,
+    finegray,
     firth,
     logit,
     mixed,

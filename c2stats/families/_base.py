@@ -122,6 +122,9 @@ class Family:
         """Data columns the family reads besides formula, outcome, weights and vcov groups."""
         return []
 
+    def check_spec(self, spec: ModelSpec) -> None:
+        """Cross-key rules of the family that need no data (checked when the analysis file loads)."""
+
     def fit(self, spec: ModelSpec, data: ModelData) -> Estimate:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -235,6 +238,13 @@ def _survival_outcome(spec, data: pd.DataFrame, where: str, source: str | None) 
     raw_event = data[spec.event]
     if spec.event_value is not None:
         event = (raw_event == spec.event_value).to_numpy(dtype=float)
+        if not event.any():
+            present = sorted(map(str, pd.unique(raw_event.dropna())))
+            shown = ", ".join(present[:12]) + (", ..." if len(present) > 12 else "")
+            raise SpecificationError(
+                f"{where}: event_value {spec.event_value!r} does not occur in {spec.event!r} in the estimation "
+                f"sample (values: {shown}); give one of them (numbers as numbers, text in quotes).",
+                source=source, where="event_value")
     else:
         values = raw_event.to_numpy()
         try:

@@ -15,7 +15,9 @@ _Strict = Strict
 WINDOW_LIMITS = (1816, 2014)
 
 
-UNITS = ("arrangements", "arrangement_years", "dyad_years")
+UNITS = ("arrangements", "arrangement_years", "dyad_years", "agreements")
+#: Last year a shipped unit may follow arrangements to (formal ones: ATOP runs to 2018).
+FOLLOW_UP_LIMITS = (1980, 2018)
 
 
 
@@ -25,12 +27,12 @@ class DatasetRef(_Strict):
 
     path: str = Field(
         description=(
-            "A shipped dataset by name ('arrangements', 'arrangement_years', 'dyad_years', or an example "
+            "A shipped dataset by name ('arrangements', 'arrangement_years', 'dyad_years', 'agreements', or an example "
             "such as 'lung'), or a file path relative to the analysis file (.csv, .dta, .parquet, .xlsx, "
             ".rds). A plain string is shorthand for {path = ...}."
         )
     )
-    unit: Literal["arrangements", "arrangement_years", "dyad_years"] | None = Field(
+    unit: Literal["arrangements", "arrangement_years", "dyad_years", "agreements"] | None = Field(
         default=None,
         description=(
             "The unit a user-supplied file claims to be; it is then checked against that unit's codebook "
@@ -56,6 +58,15 @@ class DatasetRef(_Strict):
         default=False,
         description="Shipped dyad_years only: both directions of every dyad (ccode1, ccode2) and (ccode2, ccode1).",
     )
+    follow_up_end: int | None = Field(
+        default=None,
+        description=(
+            "Shipped units only: the last year arrangements are followed (censored on 31 December of it). "
+            "Default 2010, the end of DCAD's coverage, so formal and informal arrangements are compared over "
+            "the same window; 2018 follows formal ones to the end of ATOP (a robustness overlay, not a "
+            "comparison of forms)."
+        ),
+    )
     value_labels: bool = Field(
         default=False,
         description=(
@@ -67,7 +78,8 @@ class DatasetRef(_Strict):
 
     @model_validator(mode="after")
     def _variant_keys(self) -> "DatasetRef":
-        variant = [k for k in ("coding", "window") if getattr(self, k) is not None] + (["directed"] if self.directed else [])
+        variant = [k for k in ("coding", "window", "follow_up_end") if getattr(self, k) is not None] + \
+            (["directed"] if self.directed else [])
         if variant and self.path not in UNITS:
             raise ValueError(f"{', '.join(variant)} apply to the shipped units {list(UNITS)} only, not to {self.path!r}")
         if self.value_labels and not self.path.lower().endswith(".dta"):
@@ -79,6 +91,9 @@ class DatasetRef(_Strict):
             low, high = WINDOW_LIMITS
             if not (low <= first <= last <= high):
                 raise ValueError(f"window {list(self.window)} must be [first, last] with {low} <= first <= last <= {high}")
+        if self.follow_up_end is not None and not FOLLOW_UP_LIMITS[0] <= self.follow_up_end <= FOLLOW_UP_LIMITS[1]:
+            raise ValueError(f"follow_up_end {self.follow_up_end} must be a year in {FOLLOW_UP_LIMITS[0]}-"
+                             f"{FOLLOW_UP_LIMITS[1]} (2010: both forms to the end of DCAD; 2018: formal ones to ATOP's end)")
         return self
 
 

@@ -81,6 +81,14 @@ class ModelSpec(_Strict):
             "other non-zero values are censored."
         ),
     )
+    censor_value: int | float | str | list[int | float | str] | None = Field(
+        default=None,
+        description=(
+            "Competing risks (finegray): the value(s) of the event column that mean censored; every value other "
+            "than event_value and these is a competing event, e.g. event = 'end_type', event_value = 'failure', "
+            "censor_value = 'censored'."
+        ),
+    )
     weights: str | None = Field(default=None, description="Column of case weights.")
     options: dict[str, Any] = Field(
         default_factory=dict, description="Family options, e.g. {ties = 'breslow'} for cox; see each family."
