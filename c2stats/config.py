@@ -303,7 +303,7 @@ def _referenced_models(entry: BaseModel) -> list[str]:
 
 def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
     model_ids = [m.id for m in spec.models]
-    for section in ("tables", "figures", "hypotheses", "replications"):
+    for section in ("tables", "figures", "hypotheses", "replications", "simulations"):
         seen: dict[str, int] = {}
         for i, entry in enumerate(getattr(spec, section)):
             if entry.id in seen:
@@ -316,6 +316,19 @@ def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
                     raise _error(origins.get((section, i)), section, i, loc,
                                  f"names model {mid!r}, which is not defined{suggest(mid, model_ids)}.",
                                  {"id": entry.id}, fallback=root)
+    hypothesis_ids = [h.id for h in spec.hypotheses]
+    taken = {t.id: "[[tables]]" for t in spec.tables} | {r.id: "[[replications]]" for r in spec.replications}
+    figure_ids = {f.id for f in spec.figures}
+    for i, sim in enumerate(spec.simulations):
+        clash = taken.get(sim.id) or ("[[figures]]" if f"{sim.id}_power" in figure_ids else None)
+        if clash:
+            raise _error(origins.get(("simulations", i)), "simulations", i, ("id",),
+                         f"id {sim.id!r} would overwrite the output of a {clash} entry (tables/{sim.id}, "
+                         f"figures/{sim.id}_power); give the simulation its own id.", {"id": sim.id}, fallback=root)
+        if sim.hypothesis is not None and sim.hypothesis not in hypothesis_ids:
+            raise _error(origins.get(("simulations", i)), "simulations", i, ("hypothesis",),
+                         f"names hypothesis {sim.hypothesis!r}, which is not a [[hypotheses]] id"
+                         f"{suggest(sim.hypothesis, hypothesis_ids)}.", {"id": sim.id}, fallback=root)
 
 
 def _check_tables(spec: AnalysisFile, origins: dict, root: Path) -> None:

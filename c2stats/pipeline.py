@@ -51,6 +51,8 @@ from .report import (
 from .restrict import evaluate_restriction, parse_restriction
 from .results import Result
 from .robustness import appendix_formats, appendix_tables, grid_model_ids, grid_outputs
+from .simulate import run_simulation
+from .simulation_plots import power_curve_figure, simulation_table
 from .tables import build_table, frame_table
 
 
@@ -287,7 +289,7 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
     grid_ids = set(grid_model_ids(cfg))
     shown = {mid: results[mid] for mid in results if mid not in grid_ids}  # grid specs: in the grid's outputs
     labels = _codebook_labels()
-    artefacts, replication_failures = _study_artefacts(cfg, shown, fits.frames, labels)
+    artefacts, replication_failures = _study_artefacts(cfg, shown, fits.frames, labels, executor=runner)
     formats = appendix_formats(cfg)
     for table_id, model in appendix_tables(cfg, results, labels).items():
         artefacts.append(Artefact("table", table_id, model.title, "Robustness", tuple(formats[table_id]), table=model))
@@ -323,8 +325,8 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
 
 
 def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Mapping[str, pd.DataFrame],
-                     labels: dict[str, str]) -> tuple[list, list[str]]:
-    """Tables, hypothesis verdicts, figures, diagnostics and replications, in report order."""
+                     labels: dict[str, str], executor: Executor | None = None) -> tuple[list, list[str]]:
+    """Tables, hypothesis verdicts, figures, diagnostics, replications and simulations, in report order."""
 
     artefacts: list = []
     for spec in cfg.spec.tables:
@@ -373,6 +375,21 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
                                 table_id=spec.id)
             artefacts.append(Artefact("table", spec.id, f"Replication of {spec.source}", "Replications",
                                       tuple(spec.formats), table=table))
+    formats = sorted({f for t in cfg.spec.tables for f in t.formats} | {"md", "csv"}, key=TABLE_FORMATS.index)
+    for i, spec in enumerate(cfg.spec.simulations):
+        try:
+            sim = run_simulation(spec, i, cfg.model(spec.model), results, frames, cfg.spec.hypotheses, executor)
+        except UserInputError as exc:
+            exc.source = str(cfg.path)
+            exc.args = (exc._compose(),)
+            raise
+        title = spec.title or f"Simulated power of {sim.test} in model {spec.model!r}"
+        artefacts.append(Artefact("table", spec.id, title, "Simulations", tuple(formats),
+                                  table=simulation_table(sim.summary, title, sim.notes, table_id=spec.id)))
+        artefacts.append(Artefact("figure", f"{spec.id}_power", f"{title}: power curve", "Simulations", ("png",),
+                                  figure=power_curve_figure(sim.summary, alpha=spec.alpha, title=spec.title),
+                                  caption=f"Simulated power ({spec.reps} replicates per setting, 95% Monte Carlo "
+                                          "intervals) and analytic power where it exists; dotted: alpha."))
     return artefacts, failures
 
 

@@ -20,12 +20,13 @@ from .hypotheses import HypothesisSpec, check_hypotheses
 from .model import ModelSpec, VcovField, VcovSpec, spec_hash
 from .replication import ReplicationSpec
 from .robustness import GridSpec, InlineOverlay, RobustnessSpec
+from .simulations import MAX_REPS, SimulationSpec
 from .tables import TableSpec
 
 __all__ = [
-    "FIGURE_FORMATS", "ID_PATTERN", "SECTION_MODELS", "TABLE_FORMATS", "UNITS", "WINDOW_LIMITS", "AnalysisFile",
+    "FIGURE_FORMATS", "ID_PATTERN", "MAX_REPS", "SECTION_MODELS", "TABLE_FORMATS", "UNITS", "WINDOW_LIMITS", "AnalysisFile",
     "AnalysisSection", "DatasetField", "DatasetRef", "FigureSpec", "GridSpec", "HypothesisSpec", "Identifier",
-    "InlineOverlay", "ModelSpec", "ReplicationSpec", "RobustnessSpec", "Strict", "TableSpec", "VcovField", "VcovSpec",
+    "InlineOverlay", "ModelSpec", "ReplicationSpec", "RobustnessSpec", "SimulationSpec", "Strict", "TableSpec", "VcovField", "VcovSpec",
     "check_hypotheses", "spec_hash", "string_to_table", "suggest",
 ]
 
@@ -63,6 +64,9 @@ class AnalysisFile(_Strict):
     replications: list[ReplicationSpec] = Field(
         default_factory=list, description="The [[replications]]: published numbers a model must reproduce."
     )
+    simulations: list[SimulationSpec] = Field(
+        default_factory=list, description="The [[simulations]]: power and recovery of a model by Monte Carlo simulation."
+    )
 
 
 SECTION_MODELS: dict[str, type[BaseModel]] = {
@@ -74,10 +78,11 @@ SECTION_MODELS: dict[str, type[BaseModel]] = {
     "robustness": RobustnessSpec,
     "grid": GridSpec,
     "replications": ReplicationSpec,
+    "simulations": SimulationSpec,
 }
 
 
-_LIST_SECTIONS = ("models", "tables", "figures", "hypotheses", "robustness", "replications")
+_LIST_SECTIONS = ("models", "tables", "figures", "hypotheses", "robustness", "replications", "simulations")
 
 
 _NESTED_MODELS: dict[str, type[BaseModel]] = {"vcov": VcovSpec, "dataset": DatasetRef}
