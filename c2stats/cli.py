@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import datasets
+from . import describe
 from .config import DatasetRef, json_schema, load_analysis
 from .data import load_dataset
 from .datasets.coding import load_coding
@@ -74,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     desc = dsub.add_parser("describe", help="summarise a dataset (a shipped unit name or a file)")
     desc.add_argument("dataset", help="e.g. arrangements, or path/to/file.csv")
     desc.add_argument("--unit", default=None, help="check the file against this unit's schema")
+    desc.add_argument("--value-labels", action="store_true",
+                      help="Stata files: show labelled columns as their value labels, not their codes")
+    desc.add_argument("--max-levels", type=_positive_int, default=10, metavar="N",
+                      help="frequency tables for columns with at most N distinct values (default 10)")
     return p
 
 
@@ -188,11 +193,19 @@ def _cmd_data(args) -> int:
         raise UserInputError(f"--unit: unknown unit {args.unit!r}{suggest(args.unit, list(datasets.UNITS))}; "
                              f"the units are {', '.join(datasets.UNITS)}.")
     ref = args.dataset if args.unit is None else {"path": args.dataset, "unit": args.unit}
+    if args.value_labels:
+        if not args.dataset.lower().endswith(".dta"):
+            raise UserInputError(f"--value-labels applies to Stata .dta files, not to {args.dataset!r}.")
+        ref = {"path": args.dataset, "value_labels": True, **({"unit": args.unit} if args.unit else {})}
     if isinstance(ref, dict):
 
         ref = DatasetRef(**ref)
     ds = load_dataset(ref, Path.cwd())
-    print(datasets.describe(ds.frame, ds.unit or (ds.name if ds.name in datasets.UNITS else None)))
+    unit = ds.unit or (ds.name if ds.name in datasets.UNITS else None)
+    if unit is not None:
+        print(datasets.describe(ds.frame, unit))
+        print()
+    print(describe.describe_text(ds.frame, max_levels=args.max_levels))
     return EXIT_OK
 
 

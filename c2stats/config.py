@@ -60,6 +60,7 @@ from .spec import (  # noqa: F401
     suggest,
 )
 from .vcov import check_vcov
+from .spec.tables import CORE_GOF_KEYS
 
 # ----------------------------------------------------------------------------------------------
 # Sections
@@ -346,6 +347,31 @@ def _check_references(spec: AnalysisFile, origins: dict, root: Path) -> None:
                          f"{suggest(sim.hypothesis, hypothesis_ids)}.", {"id": sim.id}, fallback=root)
 
 
+def _check_tables(spec: AnalysisFile, origins: dict, root: Path) -> None:
+    """Fit-statistic keys a table's models can report; a descriptive table's sample restriction."""
+    families = {m.id: m.family for m in spec.models}
+    for i, table in enumerate(spec.tables):
+        def fail(loc: tuple, message: str) -> ConfigError:
+            return _error(origins.get(("tables", i)), "tables", i, loc, message, {"id": table.id}, fallback=root)
+
+        if table.sample is not None:
+            try:
+                parse_restriction(table.sample)
+            except Exception as exc:  # the restriction parser's message names the problem
+                raise fail(("sample",), f"sample {table.sample!r} is not a valid restriction: {exc}") from None
+        if table.gof is None:
+            continue
+        allowed = list(CORE_GOF_KEYS)
+        for mid in table.models:
+            family = FAMILIES.get(families.get(mid))
+            allowed += [k for k in getattr(family, "gof_keys", ()) if k not in allowed]
+        for j, key in enumerate(table.gof):
+            if key not in allowed:
+                kinds = sorted({families.get(mid) for mid in table.models if families.get(mid)})
+                raise fail(("gof", j), f"unknown fit statistic {key!r}{suggest(key, allowed)}; the fit statistics "
+                                       f"a table offers are those its models' families ({', '.join(kinds)}) report.")
+
+
 def _check_model(model: ModelSpec, i: int, origins: dict, root: Path) -> ModelSpec:
     origin = origins.get(("models", i))
     entry = {"id": model.id}
@@ -441,6 +467,7 @@ def load_analysis(path: str | Path) -> AnalysisConfig:
     sections["models"] += expand_models(sections, origins, root)
     spec = AnalysisFile.model_construct(**sections)
     _check_references(spec, origins, root)
+    _check_tables(spec, origins, root)
     try:
         check_hypotheses(spec.hypotheses)
     except ConfigError as exc:

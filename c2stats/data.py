@@ -18,7 +18,12 @@ from .datasets import UNITS, read_table
 from .errors import DataError, suggest
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
-EXAMPLES = {"lung": "lung.csv", "mid": "mid.csv", "leeds_anac_2005": "leeds_anac_2005.csv"}
+EXAMPLES = {"lung": "lung.csv", "mid": "mid.csv", "leeds_anac_2005": "leeds_anac_2005.csv",
+            # published replications (analyses/replications/; provenance in examples/SOURCES.md)
+            "villamil_2022_guatemala": "villamil_2022_guatemala.csv",
+            "villamil_balcells_2021_vox": "villamil_balcells_2021_vox.csv",
+            "enamorado_kosterina_afrobarometer": "enamorado_kosterina_afrobarometer.csv",
+            "enamorado_kosterina_public_goods": "enamorado_kosterina_public_goods.csv"}
 READERS = {".csv", ".dta", ".parquet", ".xlsx", ".rds", ".gz"}
 
 
@@ -53,7 +58,7 @@ def _file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_file(path: Path, label: str) -> pd.DataFrame:
+def read_file(path: Path, label: str, *, value_labels: bool = False) -> pd.DataFrame:
     """Read a user's file by extension; errors name the file and say how to fix it."""
     if not path.exists():
         raise DataError(f"dataset file not found (looked for {path.name} in {path.parent}); check the path, which is "
@@ -66,7 +71,7 @@ def read_file(path: Path, label: str) -> pd.DataFrame:
     limits.check_decompressed(path, fail)
     try:
         if read_table is not None:
-            frame = read_table(path)
+            frame = read_table(path, value_labels=value_labels)
         elif path.suffix.lower() in (".csv", ".gz"):
             frame = pd.read_csv(path)
         else:
@@ -125,7 +130,7 @@ def load_dataset(ref, base: Path | None = None) -> Dataset:
                         "give its path with its extension (e.g. data/my_arrangements.csv).")
     path = (base or Path.cwd()) / path_text
     label = path_text
-    frame = read_file(path, label)
+    frame = read_file(path, label, value_labels=getattr(ref, "value_labels", False))
     if unit is not None:
 
         try:

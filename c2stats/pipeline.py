@@ -34,6 +34,7 @@ from . import executors
 from .executors import Executor, FitTask, Progress, SerialExecutor
 from .families import get_family
 from .families._base import needed_columns
+from . import describe
 from .figures import build_figure
 from .fitting import fit_model
 from .hypotheses import evaluate_hypotheses, verdict_display
@@ -48,7 +49,7 @@ from .report import (
     staging,
     write_report_files,
 )
-from .restrict import parse_restriction
+from .restrict import evaluate_restriction, parse_restriction
 from .results import Result
 from .robustness import appendix_formats, appendix_tables, grid_model_ids, grid_outputs
 from .simulate import run_simulation
@@ -332,6 +333,9 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
 
     artefacts: list = []
     for spec in cfg.spec.tables:
+        if spec.kind != "regression":
+            artefacts.append(_descriptive_table(cfg, spec))
+            continue
         members = [results[m] for m in spec.models]
         model = build_table(members, spec, labels)
         extra = [n for n in diagnostics_notes(members) if n not in model.notes]
@@ -390,6 +394,26 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
                                   caption=f"Simulated power ({spec.reps} replicates per setting, 95% Monte Carlo "
                                           "intervals) and analytic power where it exists; dotted: alpha."))
     return artefacts, failures
+
+
+def _descriptive_table(cfg: AnalysisConfig, spec):
+    """A ``kind = "summary"`` or ``"crosstab"`` table: its dataset, restricted to its sample, described."""
+    dataset = load_dataset(spec.dataset or cfg.spec.analysis.dataset, cfg.path.parent)
+    frame = dataset.frame
+    notes = [f"Data: {dataset.name}" + (f", rows where {spec.sample}." if spec.sample else ".")]
+    if spec.sample:
+        try:
+            frame = frame[evaluate_restriction(parse_restriction(spec.sample), frame)]
+        except UserInputError as exc:
+            raise ConfigError(f"table {spec.id!r}: {exc.message}", source=str(cfg.path), where=f"tables ({spec.id}).sample") from None
+    title = spec.title or ("Summary statistics" if spec.kind == "summary" else f"Counts of {spec.rows}")
+    if spec.kind == "summary":
+        model = describe.summary_table(frame, spec.variables, spec.by, title=title, notes=[*notes, *spec.notes],
+                                       digits=spec.digits, table_id=spec.id, labels=spec.labels)
+    else:
+        model = describe.crosstab_table(frame, spec.rows, spec.columns, spec.missing, title=title,
+                                        notes=[*notes, *spec.notes], table_id=spec.id, labels=spec.labels)
+    return Artefact("table", spec.id, model.title, "Tables", tuple(spec.formats), table=model)
 
 
 def _specifications_table(grid):

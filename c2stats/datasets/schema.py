@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +24,9 @@ READERS = {
     ".pq": ("parquet", "pyarrow"),
     ".xlsx": ("excel", "openpyxl"),
     ".xls": ("excel", "xlrd"),
-    ".rds": ("rds", "pyreadr"),
-    ".rda": ("rds", "pyreadr"),
-    ".rdata": ("rds", "pyreadr"),
+    ".rds": ("rds", None),  # pyreadr, else rdata (_read_r)
+    ".rda": ("rda", None),
+    ".rdata": ("rda", None),
 }
 
 
@@ -39,8 +41,14 @@ def _require(module: str, path: Path) -> None:
         ) from exc
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a csv, tsv, dta, parquet, xlsx or rds/rda file into a DataFrame (by extension)."""
+def read_table(path: str | Path, *, value_labels: bool = False) -> pd.DataFrame:
+    """Read a csv, tsv, dta, parquet, xlsx or rds/rda file into a DataFrame (by extension).
+
+    Stata files keep their numeric codes unless ``value_labels`` is true, when a labelled column becomes
+    a pandas category of its labels (``pd.read_stata(convert_categoricals=...)``). R files are read with
+    pyreadr, and with rdata when pyreadr is absent or cannot read the file (list columns, a data frame
+    inside a list); they must hold exactly one data frame.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"dataset file {path} does not exist; check the path (relative paths are "
@@ -58,19 +66,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if kind == "tsv":
             return pd.read_csv(path, sep="\t", low_memory=False)
         if kind == "stata":
-            return pd.read_stata(path)
+            return pd.read_stata(path, convert_categoricals=value_labels)
         if kind == "parquet":
             return pd.read_parquet(path)
         if kind == "excel":
             return pd.read_excel(path)
-        import pyreadr
-
-        result = pyreadr.read_r(str(path))
-        frames = [f for f in result.values() if isinstance(f, pd.DataFrame)]
-        if len(frames) != 1:
-            raise DataError(f"the R file holds {len(frames)} data frames; save exactly one",
-                            source=str(path))
-        return frames[0]
+        return _read_r(path, kind)
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -82,6 +83,68 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except Exception as exc:  # the reader's own message is the useful part
         raise DataError(f"could not read the file as {kind}: {exc}; check that it is a valid {kind} file, "
                         "or save the data as .csv", source=str(path)) from exc
+
+
+def _r_frames(objects: dict) -> dict[str, pd.DataFrame]:
+    """The data frames among the objects of an R file, by name (one level into lists)."""
+    out = {}
+    for name, value in objects.items():
+        if isinstance(value, pd.DataFrame):
+            out[str(name)] = value
+        elif isinstance(value, dict):
+            out.update({f"{name}${k}": v for k, v in value.items() if isinstance(v, pd.DataFrame)})
+    return out
+
+
+def _rdata_objects(path: Path, kind: str) -> dict:
+    import rdata
+
+    def date(obj, attrs):  # R's Date: days since 1970-01-01
+        return pd.to_datetime(np.asarray(obj, dtype=float), unit="D")
+
+    def as_is(obj, attrs):  # I(): the object itself
+        return obj
+
+    constructors = {**rdata.conversion.DEFAULT_CLASS_MAP, "Date": date, "AsIs": as_is}
+    with warnings.catch_warnings():  # unknown R classes come back as their underlying vectors
+        warnings.simplefilter("ignore", UserWarning)
+        if kind == "rds":
+            obj = rdata.read_rds(path, constructor_dict=constructors)
+            return obj if isinstance(obj, dict) else {"": obj}
+        return rdata.read_rda(path, constructor_dict=constructors)
+
+
+def _read_r(path: Path, kind: str) -> pd.DataFrame:
+    """One data frame from an .rds/.rda file: pyreadr first, rdata when pyreadr is absent or fails."""
+    have = [m for m in ("pyreadr", "rdata") if importlib.util.find_spec(m) is not None]
+    if not have:
+        raise DataError("reading R files needs the optional package pyreadr or rdata; install one with "
+                        "`pip install pyreadr rdata`, or save the data as .csv (write.csv in R)", source=str(path))
+    frames: dict[str, pd.DataFrame] = {}
+    problems = []
+    if "pyreadr" in have:
+        import pyreadr
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                frames = _r_frames({k or "": v for k, v in pyreadr.read_r(str(path)).items()})
+        except Exception as exc:  # librdata refuses list columns, some attributes, ...
+            problems.append(f"pyreadr: {exc}")
+    if len(frames) != 1 and "rdata" in have:
+        try:
+            frames = _r_frames(_rdata_objects(path, kind))
+        except Exception as exc:
+            problems.append(f"rdata: {exc}")
+    if len(frames) != 1:
+        if not frames and problems:
+            raise DataError(f"could not read the R file ({'; '.join(problems)}); save the data frame as .csv "
+                            "(write.csv in R) or with saveRDS()", source=str(path))
+        names = ", ".join(repr(n) for n in frames) or "none"
+        raise DataError(f"the R file holds {len(frames)} data frames ({names}); save exactly one (saveRDS(df, ...))",
+                        source=str(path))
+    frame = next(iter(frames.values()))
+    return frame.reset_index(drop=True)
 
 
 def _bad_byte(path: Path, exc: UnicodeDecodeError) -> str:

@@ -9,7 +9,6 @@ the JSON Schema built from these classes.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pydantic import BaseModel, Field
 

@@ -67,6 +67,14 @@ class DatasetRef(_Strict):
             "comparison of forms)."
         ),
     )
+    value_labels: bool = Field(
+        default=False,
+        description=(
+            "Stata (.dta) files: read labelled columns as categories of their value labels (e.g. 'Democracy', "
+            "'Autocracy') instead of their numeric codes (the default, as Stata's own estimation commands "
+            "use them). Categories enter formulas through C(column)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _variant_keys(self) -> "DatasetRef":
@@ -74,6 +82,8 @@ class DatasetRef(_Strict):
             (["directed"] if self.directed else [])
         if variant and self.path not in UNITS:
             raise ValueError(f"{', '.join(variant)} apply to the shipped units {list(UNITS)} only, not to {self.path!r}")
+        if self.value_labels and not self.path.lower().endswith(".dta"):
+            raise ValueError(f"value_labels applies to Stata .dta files only, not to {self.path!r}")
         if self.directed and self.path != "dyad_years":
             raise ValueError("directed applies to dyad_years only")
         if self.window is not None:

@@ -33,3 +33,36 @@ class ReplicationSpec(Strict):
         default_factory=lambda: ["md"], description="Formats of the comparison table."
     )
     note: str = Field(default="", description="Free text printed under the comparison table.")
+    digits: int | None = Field(
+        default=None, ge=0, le=8,
+        description=(
+            "Decimals the table prints. When set, every number is compared to the printed digit: the "
+            "reproduced value, rounded to this many decimals, must equal the printed one (a difference of "
+            "at most half a unit in the last printed place); 'tolerance' is then not used."
+        ),
+    )
+    stars: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Printed significance stars by term, e.g. {x = '***', z = ''}; reproduced from the model's "
+            "p-values with 'star_levels'."
+        ),
+    )
+    star_levels: dict[str, float] = Field(
+        default_factory=lambda: {"*": 0.1, "**": 0.05, "***": 0.01},
+        description=(
+            "Star symbols and the p-value each marks (p below the level), as the table's note states; "
+            "default stargazer/esttab-style {'*' = 0.1, '**' = 0.05, '***' = 0.01}."
+        ),
+    )
+    fit: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Printed fit rows by glance key, e.g. {r2 = 0.453, adj_r2 = 0.440, n_clusters = 180}; "
+            "compared like the coefficients."
+        ),
+    )
+    fit_digits: dict[str, int] = Field(
+        default_factory=dict,
+        description="Decimals printed for a fit row when they differ from 'digits', e.g. {aic = 1}.",
+    )

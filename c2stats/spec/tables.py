@@ -9,6 +9,11 @@ import re
 from pydantic import Field, field_validator, model_validator
 
 from ._base import Identifier, Strict
+from .dataset import DatasetField
+
+#: Fit statistics every family reports (shown for any model); family-specific keys are each family's
+#: ``gof_keys``. ``tables.GOF_MAP`` rows of scope "*" are exactly these (tests/test_describe.py checks).
+CORE_GOF_KEYS = ("nobs", "n_clusters", "loglik", "aic", "bic", "n_boot", "vcov_type")
 
 Statistic = Literal["std_error", "conf_int", "statistic", "p_value", "none"]
 
@@ -39,7 +44,11 @@ class TableSpec(Strict):
     """``[[tables]]``: a regression table of several models side by side."""
 
     id: Identifier = Field(description="Table id; files are tables/<id>.<format>.")
-    models: list[str] = Field(min_length=1, description="Model ids, one column each (one per outcome for multinomial models), in order.")
+    models: list[str] = Field(
+        default_factory=list,
+        description="Model ids, one column each (one per outcome for multinomial models), in order; required "
+                    "for regression tables (kind = 'regression'), not used by descriptive ones.",
+    )
     title: str = Field(default="", description="Caption of the table.")
     formats: list[Literal["md", "tex", "html", "csv", "docx"]] = Field(
         default_factory=lambda: ["md", "tex"],
@@ -158,3 +167,66 @@ class TableSpec(Strict):
             if len(set(value.values())) != len(value):
                 raise ValueError("two star symbols share a threshold; give each its own p-value")
         return value
+
+    kind: Literal["regression", "summary", "crosstab"] = Field(
+        default="regression",
+        description="What the table shows: 'regression' (models side by side, the default), 'summary' (N, mean, "
+                    "SD, min, max and missing count of each of 'variables', optionally 'by' a group) or "
+                    "'crosstab' (counts of 'rows' by 'columns' with row and column shares).",
+    )
+    dataset: DatasetField | None = Field(
+        default=None,
+        description="Descriptive tables: the dataset described (default [analysis].dataset); a shipped name, a "
+                    "file path or {path = ...}.",
+    )
+    sample: str | None = Field(
+        default=None,
+        description="Descriptive tables: rows described, a restriction like a model's sample, e.g. 'year >= 1980'.",
+    )
+    variables: list[str] = Field(
+        default_factory=list,
+        description="Summary tables: the columns summarised, in order (numeric or 0/1; text columns are refused).",
+    )
+    by: str | None = Field(
+        default=None,
+        description="Summary tables: a grouping column; the statistics are given for each of its values and overall.",
+    )
+    rows: str | None = Field(default=None, description="Crosstab tables: the column whose values are the rows.")
+    columns: str | None = Field(
+        default=None,
+        description="Crosstab tables: the column whose values are the columns (omit for a one-way frequency table).",
+    )
+    missing: bool = Field(
+        default=False,
+        description="Crosstab tables: show missing values as their own category ('(missing)') instead of dropping them.",
+    )
+
+    @model_validator(mode="after")
+    def _check_kind(self):
+        if self.kind == "regression":
+            if not self.models:
+                raise ValueError("a regression table needs 'models' (model ids, one column each); for a "
+                                 "descriptive table set kind = 'summary' or 'crosstab'")
+            used = [k for k in ("dataset", "sample", "by", "rows", "columns") if getattr(self, k) is not None]
+            used += ["variables"] if self.variables else []
+            used += ["missing"] if self.missing else []
+            if used:
+                raise ValueError(f"{', '.join(used)} apply to descriptive tables only; set kind = 'summary' or "
+                                 "'crosstab', or remove them")
+            return self
+        if self.models:
+            raise ValueError(f"a {self.kind} table describes data, not models; remove 'models' (or set kind = 'regression')")
+        if self.kind == "summary":
+            if not self.variables:
+                raise ValueError("a summary table needs 'variables', the columns to summarise, e.g. variables = ['age', 'gdp']")
+            misplaced = [k for k in ("rows", "columns") if getattr(self, k) is not None] + (["missing"] if self.missing else [])
+            if misplaced:
+                raise ValueError(f"{', '.join(misplaced)} apply to crosstab tables; a summary table takes 'variables' and 'by'")
+        else:
+            if self.rows is None:
+                raise ValueError("a crosstab table needs 'rows', the column whose values are the rows")
+            misplaced = (["variables"] if self.variables else []) + (["by"] if self.by is not None else [])
+            if misplaced:
+                raise ValueError(f"{', '.join(misplaced)} apply to summary tables; a crosstab takes 'rows', 'columns' and 'missing'")
+        return self
+
