@@ -5,7 +5,6 @@ Only this module knows the order of the stages; each stage passes dataclasses to
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import tempfile
 import warnings
@@ -28,7 +27,7 @@ from .config import (
 )
 from .data import Dataset, frame_hash, load_dataset
 from .datasets import UNITS, codebook
-from .diagnostics import diagnostics_notes, diagnostics_summary
+from .diagnostics import diagnostics_summary
 from .errors import ConfigError, UserInputError
 from . import executors
 from .executors import Executor, FitTask, Progress, SerialExecutor
@@ -54,7 +53,7 @@ from .results import Result
 from .robustness import appendix_formats, appendix_tables, grid_model_ids, grid_outputs
 from .simulate import run_simulation
 from .simulation_plots import power_curve_figure, simulation_table
-from .tables import build_table, frame_table
+from .tables import frame_table, regression_table
 
 
 @dataclass(frozen=True)
@@ -300,7 +299,7 @@ def run(path: str | Path, out: str | Path | None = None, check: bool = False, *,
     if grid is not None:
         gid = grid.grid.id
         artefacts.append(Artefact("figure", gid, grid.grid.title or f"Specification curve of {grid.grid.focal}",
-                                  "Robustness", ("png",), figure=grid.figure,
+                                  "Robustness", ("png", "pdf"), figure=grid.figure,
                                   caption=f"{len(grid.specifications)} specifications of the [grid] on model "
                                           f"{grid.grid.base!r}; the indicator panel marks each one's choices."))
         for table_id, model in grid.tables.items():
@@ -337,10 +336,7 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
             artefacts.append(_descriptive_table(cfg, spec))
             continue
         members = [results[m] for m in spec.models]
-        model = build_table(members, spec, labels)
-        extra = [n for n in diagnostics_notes(members) if n not in model.notes]
-        if extra:
-            model = dataclasses.replace(model, notes=(*model.notes, *extra))
+        model = regression_table(members, spec, labels)
         artefacts.append(Artefact("table", spec.id, model.title, "Tables", tuple(spec.formats), table=model))
     if cfg.spec.hypotheses:
 
@@ -359,7 +355,8 @@ def _study_artefacts(cfg: AnalysisConfig, results: dict[str, Result], frames: Ma
                                           "the model's scale; p-values adjusted within each declared family."))
     if cfg.spec.figures:
         for spec in cfg.spec.figures:
-            figure = build_figure(spec, results, {m: frames[m] for m in spec.models if m in frames})
+            figure = build_figure(spec, results, {m: frames[m] for m in spec.models if m in frames},
+                                  codebook_labels=labels)
             artefacts.append(Artefact("figure", spec.id, spec.title or spec.id, "Figures", tuple(spec.formats),
                                       figure=figure))
     summary = diagnostics_summary(results)

@@ -7,6 +7,7 @@ loader); this module renders fitted Results only.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -68,7 +69,8 @@ def appendix_tables(cfg, results: dict[str, "Result"], codebook: dict[str, str] 
         ids = [base_id, *members]
         shown = [m for m in ids if m in results]
         missing = [m for m in ids if m not in results]
-        keep = ("exponentiate", "statistic", "stars", "digits", "terms", "labels", "gof", "formats")
+        keep = ("exponentiate", "statistic", "stars", "digits", "terms", "labels", "gof", "formats", "fit",
+                "label_width", "fmt", "numbers", "drop", "vcov_detail", "notes")
         settings = {k: getattr(template, k) for k in keep} if template is not None else {}
         base_label = cfg.model(base_id).label or base_id
         notes = [f"Column 1 is the base model {base_id!r}; the others change it as their headings say."]
@@ -79,7 +81,7 @@ def appendix_tables(cfg, results: dict[str, "Result"], codebook: dict[str, str] 
         model = build_table([results[m] for m in shown], spec, codebook)
         hashes = TableRow("gof", "Spec hash", tuple(str(results[m].meta.get("spec_hash", ""))[:12] for m in shown),
                           "spec_hash")
-        out[table_id] = TableModel(model.id, model.title, model.columns, (*model.rows, hashes), model.notes)
+        out[table_id] = dataclasses.replace(model, rows=(*model.rows, hashes))
     return out
 
 
