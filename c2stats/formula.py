@@ -110,7 +110,7 @@ class Formula:
     """A parsed formula: optional response, ordered terms, intercept flag, absorbed fixed effects.
 
     ``y ~ x1 + x2 | fe1 + fe2`` (fixest's syntax) absorbs the fixed effects of the columns after
-    ``|``: they are projected out, not estimated, and the intercept is absorbed with them.
+    ``|``: they are projected out, not estimated, and the family drops the intercept they absorb.
     """
 
     text: str
@@ -559,7 +559,9 @@ def parse_formula(text: str) -> Formula:
         return _Parser(text).formula()
     parsed = _Parser(model).formula()
     names = _absorbed_columns(text, absorb)
-    return Formula(text, parsed.response, parsed.terms, False, names)
+    # the intercept stays in the design so factors get R's treatment contrasts (as fixest's); the
+    # family that absorbs the fixed effects drops its column
+    return Formula(text, parsed.response, parsed.terms, parsed.intercept, names)
 
 
 _ABSORBED_NAME = re.compile(r"^\s*(`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*)\s*$")

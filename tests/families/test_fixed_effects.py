@@ -94,7 +94,7 @@ def test_information_criteria_follow_the_convention():
 
 def test_formula_syntax_and_errors():
     f = parse_formula("y ~ x + log(z) | firm + `the year`")
-    assert f.absorb == ("firm", "the year") and not f.intercept and f.columns[-2:] == ["firm", "the year"]
+    assert f.absorb == ("firm", "the year") and f.columns[-2:] == ["firm", "the year"]
     with pytest.raises(FormulaError, match="one '\\|'"):
         parse_formula("y ~ x | a | b")
     with pytest.raises(FormulaError, match="not a column name"):
@@ -141,3 +141,17 @@ def test_missing_values_in_restrictions_and_formulas():
     both = fit({"family": "ols", "formula": "x ~ 1", "sample": "z == 1 or z is missing"}, frame)
     assert both.glance["nobs"] == 6
     assert fit({"family": "ols", "formula": "x ~ 1", "sample": "z is not missing"}, frame).glance["nobs"] == 6
+
+
+def test_factor_contrasts_under_absorbed_fixed_effects_match_dummies():
+    """A factor covariate keeps R's treatment contrast (first level the reference) when fixed effects
+    are absorbed, as with the dummies in the formula."""
+    frame = _data("produc")
+    frame["period"] = np.where(frame["year"] < 1976, "early", np.where(frame["year"] < 1982, "mid", "late"))
+    absorbed = fit({"family": "ols", "formula": "l_gsp ~ l_pcap + C(period) | state"}, frame)
+    dummies = fit({"family": "ols", "formula": "l_gsp ~ l_pcap + C(period) + C(state)"}, frame)
+    shared = absorbed.tidy["term"].tolist()
+    assert shared == ["l_pcap", "C(period)late", "C(period)mid"]
+    ref = dummies.tidy.set_index("term").loc[shared]
+    np.testing.assert_allclose(absorbed.tidy["estimate"], ref["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(absorbed.tidy["std_error"], ref["std_error"], rtol=1e-8)
