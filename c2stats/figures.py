@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import escape
+from ._cif_plot import plot_cif
 from .errors import ConfigError, SpecificationError, UserInputError
 from .predict import (
     _strata_columns,
@@ -794,6 +795,9 @@ def _draw(spec: FigureSpec, chosen: list, data, models, ax, codebook_labels: Map
                   codebook_labels=codebook_labels, **common)
         return
     result = chosen[0]
+    if spec.kind == "cif":
+        _draw_cif(spec, result, ax)
+        return
     frame = _frame_of(spec, data)
 
     mspec = model_spec(result, models)
@@ -810,6 +814,25 @@ def _draw(spec: FigureSpec, chosen: list, data, models, ax, codebook_labels: Map
         marginal_plot(result, frame, variable=spec.variable, moderator=spec.moderator,
                       moderator_values=spec.moderator_values, x_range=spec.x_range, n_points=spec.n_points,
                       at=spec.at, scale=spec.scale, category=spec.category, spec=mspec, **common)
+
+
+def _draw_cif(spec: FigureSpec, result, ax) -> None:
+    """Cumulative incidence of each cause from the saved Result (a finegray model's frame)."""
+    frame = result.frames.get("cumulative_incidence")
+    if frame is None:
+        raise ConfigError(f"model {result.model_id!r} ({result.meta.get('family')}) has no cumulative incidence; "
+                          "kind 'cif' draws a finegray model.", where=f"figures (id {spec.id!r}).models")
+    present = list(dict.fromkeys(map(str, frame["cause"])))
+    causes = [str(c) for c in spec.causes] if spec.causes else present
+    unknown = [c for c in causes if c not in present]
+    if unknown:
+        raise ConfigError(f"cause {unknown[0]!r} is not in the model's event column (causes: {', '.join(present)}).",
+                          where=f"figures (id {spec.id!r}).causes")
+    plot_cif(frame.assign(cause=frame["cause"].astype(str)), ax, causes=causes, conf_int=spec.conf_int,
+             x_max=spec.x_max, cause_labels=spec.cause_labels, xlabel=spec.xlabel or "Years",
+             ylabel=spec.ylabel or "Cumulative incidence")
+    if spec.y_range is not None:
+        ax.set_ylim(*spec.y_range)
 
 
 def _draw_km(spec: FigureSpec, result, mspec, frame: pd.DataFrame, ax) -> None:

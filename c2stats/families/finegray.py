@@ -57,6 +57,7 @@ from pydantic import Field
 from ..errors import DataError, SpecificationError
 from ..vcov import sandwich_vcov
 from ._base import Estimate, Family, FamilyOptions, ModelData
+from ._cif_engine import cumulative_incidence
 from ._registry import register_family
 
 Scalar = int | float | str
@@ -162,8 +163,6 @@ def _strata_codes(frame: pd.DataFrame, value) -> np.ndarray | None:
 
 def _incidence(spec, data: ModelData, used: np.ndarray) -> pd.DataFrame:
     """Aalen-Johansen cumulative incidence of every cause on the rows used (R's multi-state survfit)."""
-    from ._cif_engine import cumulative_incidence
-
     raw = data.frame[spec.event].to_numpy()[used]
     censored = pd.Series(raw).isin(censor_values(spec)).to_numpy()
     others = sorted({v for v in pd.unique(raw[~censored]) if not _same(v, spec.event_value)},

@@ -31,8 +31,9 @@ class FigureSpec(Strict):
     """
 
     id: Identifier = Field(description="Figure id; files are figures/<id>.<format>.")
-    kind: Literal["coefplot", "km", "survival", "predicted", "marginal"] = Field(
-        description="coefplot, km (Kaplan-Meier by group), survival (predicted curves), predicted (probabilities), marginal (effects)."
+    kind: Literal["coefplot", "km", "survival", "predicted", "marginal", "cif"] = Field(
+        description="coefplot, km (Kaplan-Meier by group), survival (predicted curves), predicted (probabilities), "
+                    "marginal (effects), cif (cumulative incidence of each cause, Aalen-Johansen, from a finegray model)."
     )
     models: list[str] = Field(
         default_factory=list,
@@ -98,6 +99,11 @@ class FigureSpec(Strict):
         description="km, survival: the survival axis [low, high] (default [0, 1]), e.g. [0.5, 1] to show small differences.",
     )
     x_max: float | None = Field(default=None, gt=0, description="km, survival: the largest time shown.")
+    # cif ---------------------------------------------------------------------------------
+    causes: list[str | int] | None = Field(
+        default=None, description="cif: the causes (values of the model's event column) to draw (default: every cause).")
+    cause_labels: dict[str, str] = Field(
+        default_factory=dict, description="cif: legend names of causes, keyed by the value as text, e.g. {failure = 'Failed'}.")
     # survival ------------------------------------------------------------------------------
     profiles: dict[str, dict[str, Value]] = Field(
         default_factory=dict,
@@ -190,4 +196,5 @@ _KIND_KEYS: dict[str, frozenset[str]] = {
                             "categories"}),
     "marginal": frozenset({"variable", "moderator", "moderator_values", "x_range", "n_points", "at", "scale",
                            "category"}),
+    "cif": frozenset({"causes", "cause_labels", "x_max", "y_range"}),
 }

@@ -319,3 +319,28 @@ def _model(spec: dict):
         from c2stats.config import ModelSpec
 
     return ModelSpec.model_validate({"id": "model", **spec})
+
+
+def test_cif_figure_draws_the_saved_cumulative_incidence(melanoma, tmp_path):
+    """Figure kind 'cif' draws every cause's curve from the Result alone (saved and reloaded)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from c2stats.figures import build_figure
+    from c2stats.results import load_result, save_result
+    from c2stats.spec import FigureSpec
+
+    result = c2stats.fit({**MELANOMA, "id": "fg"}, melanoma)
+    save_result(result, tmp_path / "fg")
+    saved = load_result(tmp_path / "fg")
+    spec = FigureSpec(id="cif", kind="cif", models=["fg"], cause_labels={"1": "Melanoma death"})
+    figure = build_figure(spec, {"fg": saved}, {})
+    ax = figure.axes[0]
+    frame = result.frames["cumulative_incidence"]
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert len(lines) == frame["cause"].nunique()
+    curve = frame[frame["cause"].astype(str) == "1"]
+    drawn = next(line for line in lines if "Melanoma death" in line.get_label())
+    assert np.isclose(np.max(drawn.get_ydata()), curve["estimate"].max())
+    with pytest.raises(ConfigError, match="not in the model's event column"):
+        build_figure(FigureSpec(id="cif", kind="cif", models=["fg"], causes=["9"]), {"fg": saved}, {})
