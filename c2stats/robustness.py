@@ -70,7 +70,7 @@ def appendix_tables(cfg, results: dict[str, "Result"], codebook: dict[str, str] 
         shown = [m for m in ids if m in results]
         missing = [m for m in ids if m not in results]
         keep = ("exponentiate", "statistic", "stars", "digits", "terms", "labels", "gof", "formats", "fit",
-                "label_width", "fmt", "numbers", "drop", "vcov_detail", "notes")
+                "label_width", "fmt", "numbers", "drop", "vcov_detail")
         settings = {k: getattr(template, k) for k in keep} if template is not None else {}
         base_label = cfg.model(base_id).label or base_id
         notes = [f"Column 1 is the base model {base_id!r}; the others change it as their headings say."]
