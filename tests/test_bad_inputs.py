@@ -689,7 +689,7 @@ def test_internal_error_says_so_and_points_to_the_tracker(tmp_path, monkeypatch,
     setup_case(Case(), tmp_path)
     before = tree(tmp_path)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(c2stats.pipeline, "build_table", broken)
+    monkeypatch.setattr(c2stats.pipeline, "regression_table", broken)
     assert main(["run", ANALYSIS]) == 3
     err = capsys.readouterr().err
     assert "internal error: ZeroDivisionError: simulated bug" in err and "issue tracker" in err
