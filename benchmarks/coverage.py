@@ -27,7 +27,7 @@ dozen nodes, expect intervals that are too short; the ``correction="nodes"`` fac
 N/(N-1) does not remove this bias.
 
 Run ``python benchmarks/coverage.py`` (about a minute and a half on 2 cores; ``--quick`` for
-a smoke run). ``tests/test_sandwich.py::test_coverage_slow`` runs them under ``@pytest.mark.slow``.
+a smoke run). ``tests/core/test_sandwich.py::test_coverage_slow`` runs them under ``@pytest.mark.slow``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Analysis files: schema, loading, ``include`` overlays, ``extends`` inheritance and validation.
 
 An analysis file is TOML (stdlib :mod:`tomllib`). Every key is declared once below, typed and
-documented in its ``Field(description=...)``; ``tests/test_config_documented.py`` fails on an
+documented in its ``Field(description=...)``; ``tests/config/test_config_documented.py`` fails on an
 undocumented key, and ``c2stats schema`` exports the JSON Schema built from these classes.
 
 Validation happens once, here, before any data is loaded: unknown keys (with the closest valid

@@ -2,7 +2,7 @@
 
 A renderer like :mod:`c2stats.tables`: it reads a data frame the pipeline has already loaded and
 restricted to the table's sample, and never loads data or fits. The numbers are plain pandas
-(``summary_frame``, ``crosstab_frame``: numeric frames, checked against R in tests/test_describe.py);
+(``summary_frame``, ``crosstab_frame``: numeric frames, checked against R in tests/renderers/test_describe.py);
 ``summary_table`` and ``crosstab_table`` lay them out as a :class:`~c2stats.tables.TableModel`, so they
 render in every format.
 

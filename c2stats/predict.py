@@ -6,7 +6,7 @@ model's own spec (``meta["model_spec"]``). New data are turned into design rows 
 estimation sample's transform state (:func:`c2stats.formula.design_matrix` with ``state=``), so
 ``center``/``scale``/``poly``/``bs`` and factor codings are those of the fit, as in R's ``predict``.
 
-Conventions (each verified against R in ``tests/test_predict.py``):
+Conventions (each verified against R in ``tests/renderers/test_predict.py``):
 
 - Linear predictors ``eta = x'b`` with ``se = sqrt(x' V x)`` (R ``predict(type = "link",
   se.fit = TRUE)``), ``V`` the model's reported covariance (robust when the model asked for it).

@@ -304,7 +304,7 @@ def vcov_dyadic(
     with ``V_{C,i}`` the (uncorrected) cluster-robust variance that puts the dyads
     containing node i in one cluster and every other dyad in its own, ``V_D`` the cluster
     variance by unordered dyad, and ``V_0`` HC0; and, when every node belongs to exactly
-    one dyad, ``V_dyadic = V_D``. Both identities are tested in ``tests/test_sandwich.py``.
+    one dyad, ``V_dyadic = V_D``. Both identities are tested in ``tests/core/test_sandwich.py``.
     """
     s = _as_2d(scores)
     n, kk = s.shape

@@ -3,7 +3,7 @@
 This package sits below the families, the loaders and the renderers: each section model
 (``ModelSpec``, ``TableSpec``, ``FigureSpec``, ...) is plain data. :mod:`c2stats.config` reads,
 merges and validates analysis files into :class:`AnalysisFile`; the stages read its sections.
-``tests/test_config_documented.py`` fails on an undocumented key, and ``c2stats schema`` exports
+``tests/config/test_config_documented.py`` fails on an undocumented key, and ``c2stats schema`` exports
 the JSON Schema built from these classes.
 """
 

@@ -12,7 +12,7 @@ from ._base import Identifier, Strict
 from .dataset import DatasetField
 
 #: Fit statistics every family reports (shown for any model); family-specific keys are each family's
-#: ``gof_keys``. ``tables.GOF_MAP`` rows of scope "*" are exactly these (tests/test_describe.py checks).
+#: ``gof_keys``. ``tables.GOF_MAP`` rows of scope "*" are exactly these (tests/renderers/test_describe.py checks).
 CORE_GOF_KEYS = ("nobs", "n_clusters", "loglik", "aic", "bic", "n_boot", "vcov_type")
 
 Statistic = Literal["std_error", "conf_int", "statistic", "p_value", "none"]

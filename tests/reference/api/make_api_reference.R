@@ -1,4 +1,4 @@
-# Reference values for tests/test_api.py: Result.conf_int at a level other than the model's and
+# Reference values for tests/renderers/test_api.py: Result.conf_int at a level other than the model's and
 # Result.predict (c2stats.predict_result) on new data, from R's confint / confint.default / predict.
 # Run from the repository root:  Rscript tests/reference/api/make_api_reference.R > tests/reference/api/make_api_reference.Rout
 library(jsonlite)

@@ -1,4 +1,4 @@
-# Reference fits on 100,000 (start, stop] rows for tests/test_cox_large.py: enough rows for the
+# Reference fits on 100,000 (start, stop] rows for tests/families/test_cox_large.py: enough rows for the
 # engine's linear-time paths (hashing + radix sort of times, merged round-off ties, streamed
 # cox.zph), data built by integer arithmetic so Python rebuilds exactly the same doubles.
 # Run from tests/reference/: Rscript cox_large/make_cox_large_reference.R > cox_large/make_cox_large_reference.Rout 2>&1

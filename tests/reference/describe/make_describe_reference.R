@@ -1,4 +1,4 @@
-# Reference numbers for c2stats.describe (tests/test_describe.py): summary statistics and crosstabs
+# Reference numbers for c2stats.describe (tests/renderers/test_describe.py): summary statistics and crosstabs
 # of the shipped lung example with ph_ecog set missing where age > 75 (so missing values are counted).
 # Run from the repository root:
 #   Rscript tests/reference/describe/make_describe_reference.R > tests/reference/describe/make_describe_reference.Rout 2>&1

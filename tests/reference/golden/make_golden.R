@@ -1,9 +1,9 @@
 ## Recomputes every value of ../golden.json (the shared reference file, R 4.2.2 / survival 3.5-3)
-## from ../data/*.csv, plus the lm/sandwich values of OLS_R in tests/test_families_reference.py.
+## from ../data/*.csv, plus the lm/sandwich values of OLS_R in tests/families/test_families_reference.py.
 ## Run from tests/reference/:
 ##   Rscript golden/make_golden.R > golden/make_golden.Rout 2>&1
 ## Writes golden/golden_regenerated.json (same layout as golden.json; extra top-level key "ols_r"),
-## or the path given as the first argument (tests/test_reference_provenance.py reruns it that way).
+## or the path given as the first argument (tests/core/test_reference_provenance.py reruns it that way).
 ## Conventions (as recorded in golden.json's meta and case notes):
 ##   coxph.control(eps = 1e-11, iter.max = 100); score and Wald tests of the model-based fit;
 ##   cox.zph(fit, transform, terms = TRUE) on the model-based fit; robust SEs from robust = TRUE /
@@ -230,7 +230,7 @@ out$cases$grunfeld_panel <- list(
   random_swar = list(coef = as.list(coef(re)), note = "Swamy-Arora (plm default random.method)",
                      se_model = se(vcov(re)), sigma2 = as.list(ec$sigma2), theta = unname(ec$theta[1])))
 
-## ------------------------------------------- OLS_R of tests/test_families_reference.py
+## ------------------------------------------- OLS_R of tests/families/test_families_reference.py
 ## g$w <- 1 + (row %% 3); lm(inv ~ value + capital [, weights = w]) or lm(inv ~ 0 + value + capital)
 g <- gr
 g$w <- 1 + (seq_len(nrow(g)) %% 3)

@@ -1,4 +1,4 @@
-# Extra reference values for c2stats' Cox engine (tests/test_cox_engine.py).
+# Extra reference values for c2stats' Cox engine (tests/families/test_cox_engine.py).
 # Run from tests/reference:  Rscript r/cox_engine_extra.R > r/cox_engine_extra.json
 # R 4.2.2, survival 3.5-3 (Debian). Data: the CSVs in data/ (same copies as golden.json).
 suppressMessages({library(survival); library(jsonlite)})

@@ -1,4 +1,4 @@
-# Hand look-ups in the raw rDMC wide file (Gannon 2023, ISQ 67(4)) for tests/test_datasets.py.
+# Hand look-ups in the raw rDMC wide file (Gannon 2023, ISQ 67(4)) for tests/datasets/test_datasets.py.
 # Source: /work/shared/data/raw/gannon_dodl/rDMC_wide_v1.rds = jandresgannon/DoDL @ 8f347cd4,
 # data/rDMC_wide_v1.rds. Run from the repository root:
 #   Rscript tests/reference/rdmc/rdmc_lookup.R > tests/reference/rdmc/rdmc_lookup.txt

@@ -1,4 +1,4 @@
-# Small R files for tests/test_read_data.py (R 4.2.2). plain.rds: a data frame with an integer, a
+# Small R files for tests/pipeline/test_read_data.py (R 4.2.2). plain.rds: a data frame with an integer, a
 # double with NA, a factor with NA, a character column with NA and a Date; listcol.rds: the same with a
 # list column, which pyreadr (librdata) refuses and rdata reads; two.rda: two objects (one data frame).
 # Run from tests/reference/read_data: Rscript make_r_files.R

@@ -1,4 +1,4 @@
-# R references of the building blocks of c2stats.simulate (tests/test_simulate.py):
+# R references of the building blocks of c2stats.simulate (tests/pipeline/test_simulate.py):
 #  * Breslow's cumulative baseline hazard: basehaz() of a coxph fit with ties = "breslow",
 #    centered = TRUE (risk scores exp((x - xbar) b), xbar the column means of the design).
 #  * The follow-up (censoring) distribution: the reverse Kaplan-Meier estimate,

@@ -1,4 +1,4 @@
-# Reference for tests/test_tables.py: ratio tables (exponentiate = true) computed by R itself.
+# Reference for tests/renderers/test_tables.py: ratio tables (exponentiate = true) computed by R itself.
 # Run from the repository root:  Rscript tests/reference/tables/make_ratio_reference.R > tests/reference/tables/make_ratio_reference.Rout
 # Writes tests/reference/tables/ratios.json.
 #   hr / lower / upper : summary(fit)$conf.int columns "exp(coef)", "lower .95", "upper .95" (exp of the Wald limits;
