@@ -1,11 +1,11 @@
 # Hand look-ups in the raw rDMC wide file (Gannon 2023, ISQ 67(4)) for tests/datasets/test_datasets.py.
-# Source: /work/shared/data/raw/gannon_dodl/rDMC_wide_v1.rds = jandresgannon/DoDL @ 8f347cd4,
+# Source: ../shared/data/raw/gannon_dodl/rDMC_wide_v1.rds (the shared folder beside the repository) = jandresgannon/DoDL @ 8f347cd4,
 # data/rDMC_wide_v1.rds. Run from the repository root:
 #   Rscript tests/reference/rdmc/rdmc_lookup.R > tests/reference/rdmc/rdmc_lookup.txt
 # Rule checked (docs/data.md): a missing class count takes the state's last counted value in that
 # class (0 before its first count); n = sum of the 10 classes; netech = log(1 + n); uav = 1 if the
 # recon-surveillance or combat UAV count is positive. Written independently of c2stats (base R).
-x <- readRDS("/work/shared/data/raw/gannon_dodl/rDMC_wide_v1.rds")
+x <- readRDS(file.path(Sys.getenv("C2STATS_SHARED", "../shared"), "data/raw/gannon_dodl/rDMC_wide_v1.rds"))  # run from the repository root
 k <- c("aircraft_aew", "aircraft_ew", "aircraft_recon-surveil", "helicopters_ew",
        "unmanned aerial vehicles_recon-surveil", "unmanned aerial vehicles_combat",
        "radars_air defense/early warning", "radars_ISR/battlefield surveil", "radars_communications",
