@@ -41,6 +41,7 @@ from scipy.special import expit
 from .errors import C2StatsWarning, SpecificationError
 from .families import FAMILIES, Family, get_family
 from .families._base import prepare
+from .families._cif_engine import survfit_confint
 from .families._cox_engine import CoxFit, survival_curves
 from .formula import Formula, design_matrix, parse_formula
 from .results import Result
@@ -376,20 +377,7 @@ def survival_confint(surv: np.ndarray, std_err: np.ndarray, conf_type: str, conf
     ``S +- z se S`` clipped to [0, 1]. NaN where undefined (S = 0, or S in {0, 1} for log-log).
     """
     z = stats.norm.ppf(0.5 + conf_level / 2)
-    s = np.asarray(surv, dtype=float)
-    se = np.asarray(std_err, dtype=float)
-    with np.errstate(all="ignore"):
-        if conf_type == "log":
-            xx = np.where(s == 0, np.nan, s)
-            return np.exp(np.log(xx) - z * se), np.minimum(np.exp(np.log(xx) + z * se), 1.0)
-        if conf_type == "log-log":
-            xx = np.where((s == 0) | (s == 1), np.nan, s)
-            se2 = z * se / np.log(xx)
-            return np.exp(-np.exp(np.log(-np.log(xx)) - se2)), np.exp(-np.exp(np.log(-np.log(xx)) + se2))
-        if conf_type == "plain":
-            se2 = se * s * z
-            return np.maximum(s - se2, 0.0), np.minimum(s + se2, 1.0)
-    raise ValueError(f"unknown conf_type {conf_type!r}; use 'log', 'log-log' or 'plain'")
+    return survfit_confint(np.asarray(surv, dtype=float), np.asarray(std_err, dtype=float), z, conf_type)
 
 
 def kaplan_meier(time: np.ndarray, event: np.ndarray, *, entry: np.ndarray | None = None,

@@ -154,7 +154,8 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
 
     where = f"model {spec.id!r}"
     columns = needed_columns(spec, family)
-    formula_columns = parse_formula(spec.formula).columns
+    formula = parse_formula(spec.formula)
+    filled = set(formula.columns) - set(formula.complete_columns)  # read only inside fillna(): NA is handled
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         hints = "; ".join(f"{m!r}{suggest(m, list(map(str, frame.columns)))}" for m in missing)
@@ -178,7 +179,7 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
                 f"{where}: the sample restriction {spec.sample!r} keeps no rows of {n_input}; loosen it.",
                 source=source,
             )
-    complete = [c for c in columns if c not in set(formula_columns) - set(parse_formula(spec.formula).complete_columns)]
+    complete = [c for c in columns if c not in filled]
     incomplete = data[complete].isna()
     if incomplete.any(axis=None):
         counts = incomplete.sum()
@@ -195,7 +196,6 @@ def prepare(spec, frame: pd.DataFrame, family: Family, source: str | None = None
     if infinite:
         raise DataError(f"{where}: column {infinite[0]!r} has infinite values; replace them or restrict the sample.", source=source)
 
-    formula = parse_formula(spec.formula)
     try:
         design = design_matrix(formula, data, categorical_response=family.categorical_response)
     except FormulaError as exc:

@@ -206,6 +206,13 @@ def _confint(p: np.ndarray, se: np.ndarray, z: float, conf_type: str) -> tuple[n
     """R's ``survfit_confint(p, se, logse = FALSE, conf.type)``."""
     with np.errstate(all="ignore"):
         rel = np.where(se == 0, 0.0, se / p)
+    return survfit_confint(p, rel, z, conf_type)
+
+
+def survfit_confint(p: np.ndarray, rel: np.ndarray, z: float, conf_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """R's ``survfit_confint(p, rel, logse = TRUE, conf.type)``: limits of a probability ``p`` whose standard
+    error relative to ``p`` is ``rel`` (Kaplan-Meier, survfit(coxph), cumulative incidence)."""
+    with np.errstate(all="ignore"):
         if conf_type == "log":
             xx = np.where(p == 0, np.nan, p)
             return np.exp(np.log(xx) - z * rel), np.minimum(np.exp(np.log(xx) + z * rel), 1.0)

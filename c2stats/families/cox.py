@@ -161,20 +161,7 @@ class Cox(Family):
                                  groups=data.groups, n=n, k=k, cluster_default="none", robust_kind="none")
         notes = () if fit.converged else (f"model {spec.id!r}: did not converge ({fit.reason}).",)
         notes += dyadic_notes(spec.vcov, data.groups, spec.id)
-        glance = {
-            "loglik": fit.loglik,
-            "loglik_null": fit.loglik_null,
-            "n_events": int(fit.n_events),
-            "n_subjects": None,
-            "ties": options.ties,
-            "lr_test": fit.lr_test,
-            "wald_test": _wald(fit.coef, vcov),  # R: with the robust variance when one is requested
-            "score_test": fit.score_test,
-            "converged": bool(fit.converged),
-            "iterations": int(fit.iterations),
-            "n_strata": int(len(np.unique(strata))) if strata is not None else None,
-            **extra,
-        }
+        glance = {**_glance(fit, vcov, options.ties, strata), **extra}
         return Estimate(names, fit.coef, vcov, glance, raw=fit, notes=notes)
 
 
@@ -332,20 +319,8 @@ def _fit_tt(spec, data: ModelData, options: CoxOptions) -> Estimate:
         vcov = sandwich_vcov(spec.vcov, model_id=spec.id, bread=fit.vcov_model, scores=scores, groups=groups,
                              n=Xe.shape[0], k=Xe.shape[1], cluster_default="none", robust_kind="none")
     notes = () if fit.converged else (f"{where}: did not converge ({fit.reason}).",)
-    glance = {
-        "loglik": fit.loglik,
-        "loglik_null": fit.loglik_null,
-        "n_events": int(fit.n_events),
-        "n_subjects": None,
-        "ties": options.ties,
-        "lr_test": fit.lr_test,
-        "wald_test": _wald(fit.coef, vcov),
-        "score_test": fit.score_test,
-        "converged": bool(fit.converged),
-        "iterations": int(fit.iterations),
-        "n_strata": len(np.unique(_strata_codes(spec, data))) if _strata_columns(spec.options) else None,
-        "n_risk_set_rows": int(Xe.shape[0]),
-    }
+    strata = _strata_codes(spec, data) if _strata_columns(spec.options) else None
+    glance = {**_glance(fit, vcov, options.ties, strata), "n_risk_set_rows": int(Xe.shape[0])}
     raw = TimeVaryingCoxFit(fit=fit, expansion=exp, reason=fit.reason)
     return Estimate(all_names, fit.coef, vcov, glance, raw=raw, notes=notes)
 
@@ -366,6 +341,23 @@ def _check_information(fit, names, model_id: str) -> None:
         "row with the event with the rows still at risk; add rows (check the sample restriction, the time and "
         "start columns) or use a model of the durations themselves (weibull, exponential)."
     )
+
+
+def _glance(fit, vcov: np.ndarray, ties: str, strata: np.ndarray | None) -> dict:
+    """The fit statistics every Cox fit reports (R's coxph print and summary)."""
+    return {
+        "loglik": fit.loglik,
+        "loglik_null": fit.loglik_null,
+        "n_events": int(fit.n_events),
+        "n_subjects": None,
+        "ties": ties,
+        "lr_test": fit.lr_test,
+        "wald_test": _wald(fit.coef, vcov),  # R: with the robust variance when one is requested
+        "score_test": fit.score_test,
+        "converged": bool(fit.converged),
+        "iterations": int(fit.iterations),
+        "n_strata": int(len(np.unique(strata))) if strata is not None else None,
+    }
 
 
 def _wald(coef: np.ndarray, vcov: np.ndarray) -> float:
